@@ -1,0 +1,237 @@
+"""The benchmark grid: which runs a suite × profile contains, and their budgets.
+
+Every run of the grid is an ordinary :func:`eigenrnn.train.train` run.  The grid
+is ``task × cell × scheme × seed``; the budget (sizes, epochs, optimiser and its
+one fixed learning rate) depends only on the profile and the suite, never on the
+scheme, so every initializer gets exactly the same training.
+
+Profiles:
+
+* ``smoke`` -- seconds in total, for CI: one Tomita grammar and one regression
+  task, GRU and tanh RNN, tiny data, one epoch, one seed, all nine schemes.
+* ``cpu`` -- each suite in about an hour on 2 cores (Multi30k: a few hours),
+  see :data:`BUDGETS` for the estimates.
+* ``gpu`` -- the paper-scale setting: full 784-step pixel MNIST and permuted
+  MNIST, Multi30k at full size.
+
+The numbers live in one table, :data:`BUDGETS`; edit it to change a budget.
+``eigenrnn bench --dry-run`` prints it together with the grid sizes.
+
+>>> specs = grid("tomita", "smoke")
+>>> len(specs), specs[0].path
+(18, 'tomita/tomita4/gru/pytorch/seed0')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from eigenrnn.errors import bad_value
+
+CELLS = ("rnn", "lstm", "gru")
+PROFILES = ("smoke", "cpu", "gpu")
+SUITES = ("tomita", "mnist", "multi30k", "regression")
+TOMITA = tuple(f"tomita{k}" for k in range(1, 8))
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The training budget shared by every run of one suite under one profile.
+
+    The fields after ``seeds`` are :class:`eigenrnn.train.TrainConfig` fields
+    and are passed through unchanged; ``task_options`` maps a task name to its
+    ``TrainConfig.task_options``.  ``est_hours`` is the estimated wall time of
+    the whole suite on 2 CPU cores (or one GPU for ``gpu``) and is documentation
+    only.
+    """
+
+    tasks: tuple[str, ...]
+    cells: tuple[str, ...]
+    seeds: int
+    hidden: int
+    epochs: int
+    batch_size: int
+    lr: float
+    train_size: int | None
+    val_size: int | None
+    test_size: int | None
+    est_hours: float
+    layers: int = 1
+    optimizer: str = "adam"
+    clip: float | None = 1.0
+    device: str = "cpu"
+    task_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def config(self, task: str) -> dict[str, Any]:
+        """The TrainConfig fields (minus task/cell/init/seed/out) for ``task``."""
+        return {
+            "task_options": dict(self.task_options.get(task, {})),
+            "hidden": self.hidden,
+            "layers": self.layers,
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "optimizer": self.optimizer,
+            "lr": self.lr,
+            "clip": self.clip,
+            "train_size": self.train_size,
+            "val_size": self.val_size,
+            "test_size": self.test_size,
+            "device": self.device,
+        }
+
+
+# Sizes are numbers of sequences (sentence pairs for Multi30k); None = the
+# task's full split.  Estimated hours assume 2 worker processes with one torch
+# thread each; they come from per-batch timings of bare torch ops at these sizes
+# on this machine (an AMD EPYC core): see the module docstring of runner.py.
+BUDGETS: dict[tuple[str, str], Budget] = {
+    # ---- smoke: seconds, for CI ------------------------------------------------
+    ("smoke", "tomita"): Budget(
+        tasks=("tomita4",), cells=("gru", "rnn"), seeds=1, hidden=8, epochs=1,
+        batch_size=32, lr=1e-2, train_size=64, val_size=32, test_size=32, est_hours=0.005),
+    ("smoke", "regression"): Budget(
+        tasks=("sine",), cells=("gru", "rnn"), seeds=1, hidden=8, epochs=1,
+        batch_size=32, lr=1e-2, train_size=64, val_size=32, test_size=32, est_hours=0.005),
+    # ---- cpu: about an hour per suite on 2 cores ------------------------------
+    ("cpu", "tomita"): Budget(
+        tasks=TOMITA, cells=CELLS, seeds=5, hidden=32, epochs=30,
+        batch_size=64, lr=1e-2, train_size=1000, val_size=500, test_size=1000, est_hours=1.0),
+    ("cpu", "mnist"): Budget(
+        tasks=("mnist14",), cells=CELLS, seeds=3, hidden=64, epochs=10,
+        batch_size=128, lr=1e-3, train_size=8000, val_size=2000, test_size=2000, est_hours=1.0),
+    ("cpu", "multi30k"): Budget(
+        tasks=("multi30k",), cells=("gru",), seeds=2, hidden=128, epochs=6,
+        batch_size=128, lr=1e-3, train_size=None, val_size=None, test_size=None, est_hours=3.0),
+    ("cpu", "regression"): Budget(
+        tasks=("adding", "sine", "mackey-glass"), cells=CELLS, seeds=5, hidden=32, epochs=20,
+        batch_size=64, lr=3e-3, train_size=2000, val_size=500, test_size=1000, est_hours=1.0),
+    # ---- gpu: paper scale ------------------------------------------------------
+    ("gpu", "tomita"): Budget(
+        tasks=TOMITA, cells=CELLS, seeds=10, hidden=64, epochs=100,
+        batch_size=64, lr=1e-2, train_size=None, val_size=None, test_size=None,
+        est_hours=4.0, device="cuda"),
+    ("gpu", "mnist"): Budget(
+        tasks=("mnist", "pmnist"), cells=CELLS, seeds=3, hidden=128, epochs=50,
+        batch_size=128, lr=1e-3, train_size=None, val_size=None, test_size=None,
+        est_hours=14.0, device="cuda"),
+    ("gpu", "multi30k"): Budget(
+        tasks=("multi30k",), cells=CELLS, seeds=3, hidden=256, layers=2, epochs=20,
+        batch_size=128, lr=1e-3, train_size=None, val_size=None, test_size=None,
+        est_hours=10.0, device="cuda"),
+    ("gpu", "regression"): Budget(
+        tasks=("adding", "sine", "mackey-glass"), cells=CELLS, seeds=10, hidden=128, epochs=100,
+        batch_size=128, lr=1e-3, train_size=None, val_size=None, test_size=None,
+        est_hours=6.0, device="cuda"),
+}
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of the grid: where it goes and the TrainConfig it trains with.
+
+    ``config`` holds every TrainConfig field except ``out``, which is
+    ``<root>/<path>`` (see :meth:`config_for`).
+    """
+
+    suite: str
+    task: str
+    cell: str
+    scheme: str
+    seed: int
+    config: Mapping[str, Any]
+
+    @property
+    def path(self) -> str:
+        """The run directory relative to the sweep root: ``suite/task/cell/scheme/seed<k>``."""
+        return f"{self.suite}/{self.task}/{self.cell}/{self.scheme}/seed{self.seed}"
+
+    def config_for(self, root) -> dict[str, Any]:
+        """The full TrainConfig dict, with ``out`` under ``root``."""
+        return {**self.config, "out": f"{root}/{self.path}"}
+
+
+def suites(profile: str) -> tuple[str, ...]:
+    """The suites that ``profile`` defines, in the order of :data:`SUITES`."""
+    _check_choice("profile", profile, PROFILES)
+    return tuple(s for s in SUITES if (profile, s) in BUDGETS)
+
+
+def budget(suite: str, profile: str) -> Budget:
+    """The :class:`Budget` of ``suite`` under ``profile``."""
+    _check_choice("suite", suite, SUITES)
+    available = suites(profile)
+    if suite not in available:
+        raise ValueError(bad_value("suite", suite, f"one of {available} for profile {profile!r}"))
+    return BUDGETS[(profile, suite)]
+
+
+def grid(
+    suite: str,
+    profile: str,
+    *,
+    schemes: tuple[str, ...] | list[str] | None = None,
+    cells: tuple[str, ...] | list[str] | None = None,
+    seeds: int | None = None,
+) -> list[RunSpec]:
+    """The runs of ``suite`` (or ``"all"``) under ``profile``, ordered task, cell, scheme, seed.
+
+    Args:
+        suite: one of :data:`SUITES` or ``"all"`` (every suite the profile defines).
+        profile: one of :data:`PROFILES`.
+        schemes: initializer names (default: all of :func:`eigenrnn.init.schemes`).
+        cells: restrict to these cells (default: the profile's cells).
+        seeds: number of seeds, ``0 .. seeds-1`` (default: the profile's).
+
+    Returns:
+        list of :class:`RunSpec`; seed ``k`` gives TrainConfig ``seed=k`` for
+        every scheme, so runs with the same seed share data order and can be paired.
+    """
+    from eigenrnn.init import schemes as all_schemes
+
+    _check_choice("profile", profile, PROFILES)
+    names = suites(profile) if suite == "all" else (suite,)
+    valid_schemes = tuple(all_schemes())
+    schemes = valid_schemes if schemes is None else tuple(schemes)
+    for name in schemes:
+        _check_choice("schemes", name, valid_schemes)
+    if cells is not None:
+        for name in cells:
+            _check_choice("cells", name, CELLS)
+    if seeds is not None and (isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1):
+        raise ValueError(bad_value("seeds", seeds, "a positive integer"))
+
+    specs = []
+    for name in names:
+        b = budget(name, profile)
+        run_cells = b.cells if cells is None else tuple(c for c in CELLS if c in cells)
+        for task in b.tasks:
+            base = b.config(task)
+            for cell in run_cells:
+                for scheme in schemes:
+                    for seed in range(b.seeds if seeds is None else seeds):
+                        config = {**base, "task": task, "cell": cell, "init": scheme,
+                                  "init_kwargs": {}, "seed": seed}
+                        specs.append(RunSpec(name, task, cell, scheme, seed, config))
+    return specs
+
+
+def budgets_markdown(profile: str | None = None) -> str:
+    """The budget table as markdown (all profiles, or one)."""
+    head = ("profile", "suite", "tasks", "cells", "seeds", "hidden", "layers", "epochs",
+            "batch", "optimizer", "lr", "clip", "train/val/test", "device", "est. hours")
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for (prof, suite), b in BUDGETS.items():
+        if profile is not None and prof != profile:
+            continue
+        tasks = "tomita1-7" if b.tasks == TOMITA else ", ".join(b.tasks)
+        sizes = "/".join("full" if n is None else str(n) for n in (b.train_size, b.val_size, b.test_size))
+        row = (prof, suite, tasks, ", ".join(b.cells), b.seeds, b.hidden, b.layers, b.epochs,
+               b.batch_size, b.optimizer, b.lr, b.clip, sizes, b.device, b.est_hours)
+        lines.append("| " + " | ".join(str(v) for v in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _check_choice(argument: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(bad_value(argument, value, f"one of {', '.join(allowed)}"))

@@ -1,0 +1,66 @@
+"""The ``eigenrnn`` command line: one sub-command per module in this package.
+
+Each sub-command module exposes ``register(subparsers)``, which adds its parser
+and sets ``func`` (a callable taking the parsed namespace and returning an exit
+status).  Expected errors (:class:`eigenrnn.errors.EigenRNNError`, and the
+ValueError/TypeError raised for bad arguments) are printed as one line on
+stderr with exit status 2; set ``EIGENRNN_DEBUG=1`` to see the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from eigenrnn.errors import EigenRNNError
+
+# Order is the order shown in --help.
+COMMANDS = (
+    "demo",
+    "train",
+    "translate",
+    "analyze",
+    "init_show",
+    "study",
+    "bench",
+    "report",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from eigenrnn import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="eigenrnn",
+        description="Eigen analysis and eigen-spectrum initialization of recurrent networks.",
+    )
+    parser.add_argument("--version", action="version", version=f"eigenrnn {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMANDS:
+        module = importlib.import_module(f"eigenrnn.cli.{name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        status = args.func(args)
+    except KeyboardInterrupt:
+        print("eigenrnn: interrupted", file=sys.stderr)
+        return 130
+    except (EigenRNNError, ValueError, TypeError, FileNotFoundError) as exc:
+        if os.environ.get("EIGENRNN_DEBUG"):
+            raise
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"eigenrnn: error: {message}", file=sys.stderr)
+        return 2
+    return int(status or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from eigenrnn.cli import main
+
+sys.exit(main())

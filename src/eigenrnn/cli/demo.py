@@ -1,0 +1,14 @@
+"""`eigenrnn demo` (not implemented yet)."""
+
+from __future__ import annotations
+
+from eigenrnn.errors import EigenRNNError
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("demo", help="(not implemented yet)")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    raise EigenRNNError("'demo' is not implemented yet")

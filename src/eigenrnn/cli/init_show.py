@@ -1,0 +1,14 @@
+"""`eigenrnn init-show` (not implemented yet)."""
+
+from __future__ import annotations
+
+from eigenrnn.errors import EigenRNNError
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("init-show", help="(not implemented yet)")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    raise EigenRNNError("'init-show' is not implemented yet")

@@ -1,0 +1,14 @@
+"""`eigenrnn report` (not implemented yet)."""
+
+from __future__ import annotations
+
+from eigenrnn.errors import EigenRNNError
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("report", help="(not implemented yet)")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    raise EigenRNNError("'report' is not implemented yet")

@@ -1,0 +1,14 @@
+"""`eigenrnn translate` (not implemented yet)."""
+
+from __future__ import annotations
+
+from eigenrnn.errors import EigenRNNError
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("translate", help="(not implemented yet)")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    raise EigenRNNError("'translate' is not implemented yet")

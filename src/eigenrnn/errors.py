@@ -1,0 +1,33 @@
+"""Exceptions that the command line reports as one line, without a traceback."""
+
+from __future__ import annotations
+
+
+class EigenRNNError(Exception):
+    """An expected, user-facing error (bad input, missing data, corrupt file).
+
+    The CLI prints ``eigenrnn: error: <message>`` to stderr and exits with
+    status 2.  Library code raises it (or a subclass) only for conditions a
+    user can fix; programming errors stay ordinary exceptions.
+    """
+
+
+class DataError(EigenRNNError):
+    """A dataset is missing, corrupt or cannot be obtained."""
+
+
+class CheckpointError(EigenRNNError):
+    """A file is not a readable eigenrnn checkpoint."""
+
+
+class TrainingDiverged(EigenRNNError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+def bad_value(argument: str, value: object, allowed: str) -> str:
+    """Format the standard message for a rejected argument.
+
+    >>> bad_value("scheme", "foo", "one of 'xavier', 'eigen'")
+    "scheme: got 'foo'; expected one of 'xavier', 'eigen'"
+    """
+    return f"{argument}: got {value!r}; expected {allowed}"

@@ -1,0 +1,554 @@
+"""Recurrent-weight initializers, in the style of :mod:`torch.nn.init`, and :func:`init_rnn`.
+
+Every ``*_`` function fills a square 2-D tensor in place under
+``torch.no_grad()``, draws all randomness from ``generator``, keeps the
+tensor's dtype and device, and returns the tensor.  Xavier, Kaiming and
+orthogonal initialization are taken from :mod:`torch.nn.init` unchanged.
+
+:func:`init_rnn` applies a named scheme to ``nn.RNN``/``nn.LSTM``/``nn.GRU``
+(any ``num_layers``, ``bidirectional``, LSTM ``proj_size``) and to their cells,
+one square hidden-to-hidden gate block at a time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Iterator, Mapping
+
+import torch
+from torch import nn
+
+from eigenrnn.errors import bad_value
+from eigenrnn.spectrum import Spectrum, check_generator, spectral_matrix
+
+__all__ = [
+    "DEFAULT_SPECTRUM",
+    "RecurrentBlock",
+    "chain_",
+    "eigen_",
+    "init_rnn",
+    "irnn_",
+    "recurrent_blocks",
+    "rescaled_glorot_",
+    "schemes",
+    "sp_",
+]
+
+#: Default spectrum of :func:`eigen_` until the trained-network study provides
+#: presets: moduli uniform in area over the annulus 0.6 <= |lambda| <= 1.0 with
+#: all phases allowed.  Radius near (but not above) one keeps every mode's
+#: memory long at initialization (tau = -1/ln|lambda| >= 2 steps) without the
+#: exploding modes of Glorot's spectral edge; the full phase range gives
+#: oscillatory modes, as a random matrix has.
+DEFAULT_SPECTRUM = Spectrum(radius=(0.6, 1.0), distribution="ring", max_phase=math.pi, real_fraction=0.0)
+
+
+def _check_square(tensor: torch.Tensor, argument: str = "tensor") -> int:
+    if not isinstance(tensor, torch.Tensor):
+        raise TypeError(bad_value(argument, type(tensor).__name__, "a torch.Tensor"))
+    if tensor.dim() != 2 or tensor.shape[0] != tensor.shape[1]:
+        raise ValueError(bad_value(f"{argument}.shape", tuple(tensor.shape), "a square 2-D shape (n, n)"))
+    if not tensor.is_floating_point():
+        raise TypeError(bad_value(f"{argument}.dtype", tensor.dtype, "a floating dtype"))
+    return tensor.shape[0]
+
+
+def eigen_(
+    tensor: torch.Tensor,
+    spectrum: Spectrum | None = None,
+    *,
+    nonnormality: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    r"""Fill a square tensor with a real matrix of prescribed eigen-spectrum.
+
+    The eigen initializer of eigenrnn, after Dou & Principe (2023), "Dynamic
+    Analysis and an Eigen Initializer for Recurrent Neural Networks": the
+    recurrent matrix is built from its eigendecomposition,
+
+    .. math:: W = V \Lambda V^{-1},\quad \lambda_k \sim \text{spectrum},
+
+    so that in the linear state-space view ``h_t = W h_{t-1} + U x_t`` mode
+    ``k`` keeps an input from ``s`` steps back scaled by ``lambda_k^s``.  See
+    :func:`eigenrnn.spectrum.spectral_matrix` for the construction.
+
+    Args:
+        tensor: an ``(n, n)`` floating tensor, filled in place.
+        spectrum: the eigenvalue distribution; defaults to
+            :data:`DEFAULT_SPECTRUM` (see its comment for the reason).
+        nonnormality: ``eps >= 0``; ``0`` gives a normal matrix.
+        generator: source of randomness, on the tensor's device type.
+
+    Returns:
+        ``tensor``.
+
+    >>> w = torch.empty(32, 32)
+    >>> _ = eigen_(w, Spectrum(radius=(0.9, 0.9)), generator=torch.Generator().manual_seed(0))
+    >>> round(float(torch.linalg.eigvals(w).abs().max()), 4)
+    0.9
+    """
+    n = _check_square(tensor)
+    spectrum = DEFAULT_SPECTRUM if spectrum is None else spectrum
+    if not isinstance(spectrum, Spectrum):
+        raise TypeError(bad_value("spectrum", type(spectrum).__name__, "a Spectrum or None"))
+    check_generator(generator, tensor.device)
+    with torch.no_grad():
+        compute = tensor.dtype if tensor.dtype in (torch.float32, torch.float64) else torch.float32
+        w = spectral_matrix(n, spectrum, nonnormality=nonnormality, generator=generator, dtype=compute, device=tensor.device)
+        tensor.copy_(w)
+    return tensor
+
+
+def irnn_(tensor: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
+    r"""Fill a square tensor with a scaled identity, ``W = gain * I``.
+
+    IRNN of Le, Jaitly & Hinton (2015), "A Simple Way to Initialize Recurrent
+    Networks of Rectified Linear Units".  Deterministic, so no generator.
+
+    Args:
+        tensor: an ``(n, n)`` floating tensor, filled in place.
+        gain: the diagonal value.
+
+    >>> irnn_(torch.empty(3, 3), gain=0.5).diagonal().tolist()
+    [0.5, 0.5, 0.5]
+    """
+    n = _check_square(tensor)
+    if not math.isfinite(float(gain)):
+        raise ValueError(bad_value("gain", gain, "a finite number"))
+    with torch.no_grad():
+        tensor.copy_(torch.eye(n, dtype=tensor.dtype, device=tensor.device) * gain)
+    return tensor
+
+
+def sp_(tensor: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    r"""Fill a square tensor with the semi-positive-definite "sp-RNN" matrix.
+
+    Talathi & Vartak (2015), "Improving performance of recurrent neural network
+    with relu nonlinearity" (np-RNN):
+
+    .. math:: A = I + \tfrac{1}{n} R^\top R,\quad R_{ij} \sim N(0, 1),\qquad
+              W = A / \lambda_{\max}(A)
+
+    so ``W`` is symmetric positive definite with spectral radius exactly 1.
+
+    Args:
+        tensor: an ``(n, n)`` floating tensor, filled in place.
+        generator: source of randomness, on the tensor's device type.
+
+    >>> w = sp_(torch.empty(16, 16), generator=torch.Generator().manual_seed(0))
+    >>> round(float(torch.linalg.eigvalsh(w.double()).max()), 6)
+    1.0
+    """
+    n = _check_square(tensor)
+    check_generator(generator, tensor.device)
+    with torch.no_grad():
+        r = torch.randn(n, n, generator=generator, dtype=torch.float64, device=tensor.device)
+        a = torch.eye(n, dtype=torch.float64, device=tensor.device) + r.T @ r / n
+        tensor.copy_(a / torch.linalg.eigvalsh(a)[-1])
+    return tensor
+
+
+def chain_(tensor: torch.Tensor, alpha: float = 1.02) -> torch.Tensor:
+    r"""Fill a square tensor with the non-normal chain ``W = alpha * S`` (S: shift).
+
+    Orhan & Pitkow (2019), "Improved memory in recurrent neural networks with
+    sequential non-normal dynamics": ``W[i, i+1] = alpha`` on the first
+    superdiagonal and zero elsewhere, a feed-forward chain whose eigenvalues
+    are all zero but which propagates signals for ``n`` steps.
+
+    Args:
+        tensor: an ``(n, n)`` floating tensor, filled in place.
+        alpha: the superdiagonal value.
+
+    >>> chain_(torch.empty(3, 3), alpha=2.0).tolist()
+    [[0.0, 2.0, 0.0], [0.0, 0.0, 2.0], [0.0, 0.0, 0.0]]
+    """
+    n = _check_square(tensor)
+    if not math.isfinite(float(alpha)):
+        raise ValueError(bad_value("alpha", alpha, "a finite number"))
+    with torch.no_grad():
+        tensor.copy_(torch.diag(torch.full((n - 1,), float(alpha), dtype=tensor.dtype, device=tensor.device), 1))
+    return tensor
+
+
+def rescaled_glorot_scale(n: int, quantile: float = 0.95) -> float:
+    r"""Variance factor ``c_n`` of the rescaled Glorot initializer (``W ~ N(0, c_n / n)``).
+
+    For ``W`` with i.i.d. ``N(0, 1/n)`` entries the spectral radius satisfies
+    (Rider 2003) ``rho = 1 + sqrt(gamma_n / 4n) + G / sqrt(4 n gamma_n)`` with
+    ``gamma_n = ln(n / 2 pi) - 2 ln ln n`` and ``G`` standard Gumbel.  Following
+    Bar et al. (2025), "Revisiting Glorot Initialization for Long-Range Linear
+    Recurrences", the variance is rescaled so that the spectral edge lies at or
+    below one with probability ``quantile``:
+
+    .. math:: c_n = \Big(1 + \sqrt{\gamma_n / 4n} + g_q / \sqrt{4 n \gamma_n}\Big)^{-2},
+              \quad g_q = -\ln(-\ln q).
+
+    This is our reading of their dimension-aware rescaling; the paper's exact
+    calibration constant was not available to us.  ``gamma_n <= 0`` (n below
+    about 180) leaves ``c_n`` undefined and raises ValueError.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+        raise ValueError(bad_value("n", n, "an integer >= 2"))
+    if not (0.0 < quantile < 1.0):
+        raise ValueError(bad_value("quantile", quantile, "a number in (0, 1)"))
+    gamma = math.log(n / (2 * math.pi)) - 2 * math.log(math.log(n))
+    if gamma <= 0:
+        raise ValueError(
+            bad_value(
+                "n", n, "a size with gamma_n = ln(n/2pi) - 2 ln ln n > 0 (n >= 182); "
+                f"rescaled Glorot's c_n is undefined here (gamma_n = {gamma:.3f})"
+            )
+        )
+    g_q = -math.log(-math.log(quantile))
+    edge = 1.0 + math.sqrt(gamma / (4 * n)) + g_q / math.sqrt(4 * n * gamma)
+    return edge**-2
+
+
+def rescaled_glorot_(tensor: torch.Tensor, generator: torch.Generator | None = None, *, quantile: float = 0.95) -> torch.Tensor:
+    r"""Fill a square tensor from ``N(0, c_n / n)``, Glorot rescaled to keep the spectral edge below one.
+
+    Bar et al. (2025); see :func:`rescaled_glorot_scale` for ``c_n``.
+
+    Args:
+        tensor: an ``(n, n)`` floating tensor, ``n >= 182``, filled in place.
+        generator: source of randomness, on the tensor's device type.
+        quantile: probability that the spectral radius is at most one.
+
+    >>> w = rescaled_glorot_(torch.empty(256, 256), generator=torch.Generator().manual_seed(0))
+    >>> float(torch.linalg.eigvals(w).abs().max()) < 1.0
+    True
+    """
+    n = _check_square(tensor)
+    check_generator(generator, tensor.device)
+    std = math.sqrt(rescaled_glorot_scale(n, quantile) / n)
+    with torch.no_grad():
+        return torch.nn.init.normal_(tensor, 0.0, std, generator=generator)
+
+
+# --------------------------------------------------------------------------
+# Schemes: name -> (hidden-block initializer, allowed keyword arguments)
+# --------------------------------------------------------------------------
+
+HiddenInit = Callable[..., torch.Tensor]
+
+
+def _xavier(t, generator, **kw):
+    return nn.init.xavier_uniform_(t, generator=generator, **kw)
+
+
+def _kaiming(t, generator, **kw):
+    return nn.init.kaiming_normal_(t, generator=generator, **kw)
+
+
+def _orthogonal(t, generator, **kw):
+    return nn.init.orthogonal_(t, generator=generator, **kw)
+
+
+def _pytorch(t, generator, *, hidden_size):
+    bound = 1.0 / math.sqrt(hidden_size)
+    return nn.init.uniform_(t, -bound, bound, generator=generator)
+
+
+@dataclass(frozen=True)
+class _Scheme:
+    hidden: HiddenInit | None
+    kwargs: tuple[str, ...]
+    input_default: str
+
+
+_SCHEMES: dict[str, _Scheme] = {
+    "pytorch": _Scheme(None, (), "pytorch"),
+    "xavier": _Scheme(_xavier, ("gain",), "xavier"),
+    "kaiming": _Scheme(_kaiming, ("a", "mode", "nonlinearity"), "kaiming"),
+    "orthogonal": _Scheme(_orthogonal, ("gain",), "xavier"),
+    "irnn": _Scheme(lambda t, generator, **kw: irnn_(t, **kw), ("gain",), "xavier"),
+    "sp": _Scheme(lambda t, generator: sp_(t, generator=generator), (), "xavier"),
+    "eigen": _Scheme(None, ("spectrum", "nonnormality"), "xavier"),
+    "chain": _Scheme(lambda t, generator, **kw: chain_(t, **kw), ("alpha",), "xavier"),
+    "rescaled-glorot": _Scheme(lambda t, generator, **kw: rescaled_glorot_(t, generator, **kw), ("quantile",), "xavier"),
+}
+
+_INPUT_SCHEMES = ("pytorch", "xavier", "kaiming", "orthogonal", "zeros")
+
+
+def schemes() -> tuple[str, ...]:
+    """Names accepted by :func:`init_rnn`.
+
+    >>> schemes()[:3]
+    ('pytorch', 'xavier', 'kaiming')
+    """
+    return tuple(_SCHEMES)
+
+
+# --------------------------------------------------------------------------
+# Walking the blocks of a recurrent module
+# --------------------------------------------------------------------------
+
+_GATES = {"RNN": ("h",), "LSTM": ("i", "f", "g", "o"), "GRU": ("r", "z", "n")}
+_RECURRENT_TYPES = (nn.RNNBase, nn.RNNCellBase)
+
+
+def _kind(module: nn.Module) -> str:
+    if isinstance(module, (nn.LSTM, nn.LSTMCell)):
+        return "LSTM"
+    if isinstance(module, (nn.GRU, nn.GRUCell)):
+        return "GRU"
+    if isinstance(module, (nn.RNN, nn.RNNCell)):
+        return "RNN"
+    raise TypeError(
+        bad_value("module", type(module).__name__, "nn.RNN, nn.LSTM, nn.GRU, nn.RNNCell, nn.LSTMCell or nn.GRUCell")
+    )
+
+
+def _slots(module: nn.Module) -> Iterator[tuple[int, int, str]]:
+    """Yield (layer, direction, parameter-name suffix) for every weight set."""
+    if isinstance(module, nn.RNNCellBase):
+        yield 0, 0, ""
+        return
+    directions = 2 if module.bidirectional else 1
+    for layer in range(module.num_layers):
+        for direction in range(directions):
+            yield layer, direction, f"_l{layer}" + ("_reverse" if direction else "")
+
+
+@dataclass(frozen=True)
+class RecurrentBlock:
+    """One square hidden-to-hidden gate block of a recurrent module.
+
+    Attributes:
+        module_name: path of the recurrent module inside the root (``""`` for the root).
+        module: the recurrent module itself.
+        kind: ``"RNN"``, ``"LSTM"`` or ``"GRU"``.
+        layer, direction: position in a stacked / bidirectional module (0 for cells).
+        gate: ``"h"`` (RNN), ``"i","f","g","o"`` (LSTM) or ``"r","z","n"`` (GRU).
+        parameter: name of the ``weight_hh`` parameter holding it.
+        rows: rows of that parameter belonging to this gate.
+        projection: name of the LSTM ``weight_hr`` parameter, or ``None``.
+    """
+
+    module_name: str
+    module: nn.Module
+    kind: str
+    layer: int
+    direction: int
+    gate: str
+    parameter: str
+    rows: slice
+    projection: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Readable identifier, e.g. ``"encoder.rnn.l0.fwd.f"``."""
+        prefix = f"{self.module_name}." if self.module_name else ""
+        return f"{prefix}l{self.layer}.{'bwd' if self.direction else 'fwd'}.{self.gate}"
+
+    def weight(self) -> torch.Tensor:
+        """The ``(H, H)`` (or ``(H, P)`` with projection) view of ``weight_hh``; writable."""
+        return getattr(self.module, self.parameter)[self.rows]
+
+    def matrix(self) -> torch.Tensor:
+        """The effective square recurrent matrix: ``(H, H)``, or ``(P, P) = W_hr W_g`` with projection."""
+        w = self.weight()
+        if self.projection is not None:
+            return getattr(self.module, self.projection) @ w
+        return w
+
+
+def _module_blocks(name: str, module: nn.Module) -> list[RecurrentBlock]:
+    kind = _kind(module)
+    gates = _GATES[kind]
+    hidden = module.hidden_size
+    proj = getattr(module, "proj_size", 0) or 0
+    blocks = []
+    for layer, direction, suffix in _slots(module):
+        for index, gate in enumerate(gates):
+            blocks.append(
+                RecurrentBlock(
+                    module_name=name,
+                    module=module,
+                    kind=kind,
+                    layer=layer,
+                    direction=direction,
+                    gate=gate,
+                    parameter=f"weight_hh{suffix}",
+                    rows=slice(index * hidden, (index + 1) * hidden),
+                    projection=f"weight_hr{suffix}" if proj else None,
+                )
+            )
+    return blocks
+
+
+def recurrent_blocks(module: nn.Module) -> list[RecurrentBlock]:
+    """List every hidden-to-hidden gate block of every recurrent module inside ``module``.
+
+    Walks ``module.named_modules()``; order is module, layer, direction, gate.
+
+    Args:
+        module: a recurrent module or any model containing them.
+
+    Raises:
+        TypeError: if ``module`` contains no nn.RNN/LSTM/GRU or cell.
+
+    >>> [b.key for b in recurrent_blocks(torch.nn.GRU(3, 4))]
+    ['l0.fwd.r', 'l0.fwd.z', 'l0.fwd.n']
+    """
+    if not isinstance(module, nn.Module):
+        raise TypeError(bad_value("module", type(module).__name__, "a torch.nn.Module"))
+    blocks = []
+    for name, sub in module.named_modules():
+        if isinstance(sub, _RECURRENT_TYPES):
+            blocks.extend(_module_blocks(name, sub))
+    if not blocks:
+        raise TypeError(
+            bad_value("module", type(module).__name__, "a module containing nn.RNN/LSTM/GRU or their cells")
+        )
+    return blocks
+
+
+# --------------------------------------------------------------------------
+# init_rnn
+# --------------------------------------------------------------------------
+
+
+def _resolve_spectra(spectrum, gates: tuple[str, ...]) -> dict[str, Spectrum | None]:
+    if spectrum is None or isinstance(spectrum, Spectrum):
+        return {g: spectrum for g in gates}
+    if isinstance(spectrum, Mapping):
+        unknown = set(spectrum) - set(gates)
+        if unknown:
+            raise ValueError(bad_value("spectrum gates", sorted(unknown), f"gate names among {gates}"))
+        for gate, value in spectrum.items():
+            if not isinstance(value, Spectrum):
+                raise TypeError(bad_value(f"spectrum[{gate!r}]", type(value).__name__, "a Spectrum"))
+        return {g: spectrum.get(g) for g in gates}
+    raise TypeError(bad_value("spectrum", type(spectrum).__name__, "a Spectrum, a mapping gate -> Spectrum, or None"))
+
+
+def _init_input(weight: torch.Tensor, scheme: str, hidden_size: int, generator) -> None:
+    if scheme == "pytorch":
+        _pytorch(weight, generator, hidden_size=hidden_size)
+    elif scheme == "xavier":
+        _xavier(weight, generator)
+    elif scheme == "kaiming":
+        _kaiming(weight, generator)
+    elif scheme == "orthogonal":
+        _orthogonal(weight, generator)
+    else:  # zeros
+        nn.init.zeros_(weight)
+
+
+def init_rnn(
+    module: nn.Module,
+    scheme: str,
+    *,
+    input_scheme: str | None = None,
+    bias: float | None = None,
+    forget_bias: float | None = None,
+    generator: torch.Generator | None = None,
+    **scheme_kwargs,
+) -> nn.Module:
+    """Initialize a recurrent module in place with a named scheme, one gate block at a time.
+
+    Every hidden-to-hidden gate block (LSTM i, f, g, o; GRU r, z, n; RNN h) of
+    every layer and direction gets its own draw of ``scheme``.  With LSTM
+    ``proj_size = P`` each layer/direction draws one ``H x P`` matrix ``Q``
+    with orthonormal columns, sets ``W_hr = Q^T`` and ``W_g = Q B_g`` where
+    ``B_g`` is a ``P x P`` draw of the scheme, so the loop matrix
+    ``W_hr W_g = B_g`` has exactly the scheme's spectrum.
+
+    Args:
+        module: ``nn.RNN``, ``nn.LSTM``, ``nn.GRU`` or one of their cells.
+        scheme: one of :func:`schemes`.  ``"pytorch"`` reproduces PyTorch's own
+            default, ``U(-1/sqrt(H), 1/sqrt(H))`` for every weight and bias,
+            drawn from ``generator``.
+        input_scheme: ``"pytorch"``, ``"xavier"`` (uniform), ``"kaiming"``
+            (normal), ``"orthogonal"`` or ``"zeros"`` for the input-to-hidden
+            blocks.  Default: the scheme itself for pytorch, xavier and
+            kaiming; Xavier-uniform for the recurrent-only schemes.
+        bias: value of the total bias ``b_ih + b_hh`` of every gate (set as
+            ``b_ih = bias, b_hh = 0``).  Default ``None``: PyTorch's uniform
+            biases for ``"pytorch"``, zero for every other scheme.
+        forget_bias: LSTM only; the total bias of the forget gate.
+        generator: source of all randomness, on the module's device type.
+        **scheme_kwargs: passed to the scheme: ``gain`` (xavier, orthogonal,
+            irnn), ``a``/``mode``/``nonlinearity`` (kaiming), ``spectrum``
+            (a Spectrum or a mapping gate -> Spectrum) and ``nonnormality``
+            (eigen), ``alpha`` (chain), ``quantile`` (rescaled-glorot).
+
+    Returns:
+        ``module``.
+
+    >>> lstm = torch.nn.LSTM(4, 16, num_layers=2)
+    >>> _ = init_rnn(lstm, "eigen", forget_bias=1.0, generator=torch.Generator().manual_seed(0))
+    """
+    if not isinstance(scheme, str) or scheme not in _SCHEMES:
+        raise ValueError(bad_value("scheme", scheme, f"one of {', '.join(_SCHEMES)}"))
+    kind = _kind(module)
+    spec = _SCHEMES[scheme]
+    unknown = set(scheme_kwargs) - set(spec.kwargs)
+    if unknown:
+        allowed = ", ".join(spec.kwargs) if spec.kwargs else "none"
+        raise TypeError(bad_value(f"keyword arguments for scheme {scheme!r}", sorted(unknown), f"only: {allowed}"))
+    input_scheme = spec.input_default if input_scheme is None else input_scheme
+    if input_scheme not in _INPUT_SCHEMES:
+        raise ValueError(bad_value("input_scheme", input_scheme, f"one of {', '.join(_INPUT_SCHEMES)}"))
+    if forget_bias is not None and kind != "LSTM":
+        raise ValueError(bad_value("forget_bias", forget_bias, f"None for a {kind} module (it applies to LSTM only)"))
+    for name, value in (("bias", bias), ("forget_bias", forget_bias)):
+        if value is not None and not math.isfinite(float(value)):
+            raise ValueError(bad_value(name, value, "a finite number or None"))
+    first = next(module.parameters())
+    check_generator(generator, first.device)
+
+    gates = _GATES[kind]
+    hidden = module.hidden_size
+    proj = getattr(module, "proj_size", 0) or 0
+    loop = proj or hidden
+    kwargs = dict(scheme_kwargs)
+    spectra = _resolve_spectra(kwargs.pop("spectrum", None), gates) if scheme == "eigen" else None
+
+    def draw_loop_block(target: torch.Tensor, gate: str) -> None:
+        if scheme == "pytorch":
+            _pytorch(target, generator, hidden_size=hidden)
+        elif scheme == "eigen":
+            eigen_(target, spectra[gate], generator=generator, **kwargs)
+        else:
+            spec.hidden(target, generator, **kwargs)
+
+    with torch.no_grad():
+        for layer, direction, suffix in _slots(module):
+            w_hh = getattr(module, f"weight_hh{suffix}")
+            w_ih = getattr(module, f"weight_ih{suffix}")
+            if proj and scheme != "pytorch":
+                q = torch.empty(hidden, proj, dtype=w_hh.dtype, device=w_hh.device)
+                nn.init.orthogonal_(q, generator=generator)
+                getattr(module, f"weight_hr{suffix}").copy_(q.T)
+            elif proj:
+                _pytorch(getattr(module, f"weight_hr{suffix}"), generator, hidden_size=hidden)
+            for index, gate in enumerate(gates):
+                rows = slice(index * hidden, (index + 1) * hidden)
+                if proj and scheme != "pytorch":
+                    b = torch.empty(loop, loop, dtype=w_hh.dtype, device=w_hh.device)
+                    draw_loop_block(b, gate)
+                    w_hh[rows].copy_(q @ b)
+                else:
+                    draw_loop_block(w_hh[rows], gate)
+                _init_input(w_ih[rows], input_scheme, hidden, generator)
+            b_ih = getattr(module, f"bias_ih{suffix}", None)
+            b_hh = getattr(module, f"bias_hh{suffix}", None)
+            if b_ih is None:
+                if bias is not None or forget_bias is not None:
+                    raise ValueError(bad_value("bias/forget_bias", (bias, forget_bias), "None for a module built with bias=False"))
+                continue
+            if bias is None and scheme == "pytorch":
+                _pytorch(b_ih.unsqueeze(0), generator, hidden_size=hidden)
+                _pytorch(b_hh.unsqueeze(0), generator, hidden_size=hidden)
+            else:
+                b_ih.fill_(0.0 if bias is None else float(bias))
+                b_hh.zero_()
+            if forget_bias is not None:
+                b_ih[hidden : 2 * hidden] = float(forget_bias)
+                b_hh[hidden : 2 * hidden] = 0.0
+    return module
