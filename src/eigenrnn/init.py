@@ -187,7 +187,7 @@ def rescaled_glorot_scale(n: int, quantile: float = 0.95) -> float:
 
     This is our reading of their dimension-aware rescaling; the paper's exact
     calibration constant was not available to us.  ``gamma_n <= 0`` (n below
-    about 180) leaves ``c_n`` undefined and raises ValueError.
+    164) leaves ``c_n`` undefined and raises ValueError.
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 2:
         raise ValueError(bad_value("n", n, "an integer >= 2"))
@@ -197,7 +197,7 @@ def rescaled_glorot_scale(n: int, quantile: float = 0.95) -> float:
     if gamma <= 0:
         raise ValueError(
             bad_value(
-                "n", n, "a size with gamma_n = ln(n/2pi) - 2 ln ln n > 0 (n >= 182); "
+                "n", n, "a size with gamma_n = ln(n/2pi) - 2 ln ln n > 0 (n >= 164); "
                 f"rescaled Glorot's c_n is undefined here (gamma_n = {gamma:.3f})"
             )
         )
@@ -212,7 +212,7 @@ def rescaled_glorot_(tensor: torch.Tensor, generator: torch.Generator | None = N
     Bar et al. (2025); see :func:`rescaled_glorot_scale` for ``c_n``.
 
     Args:
-        tensor: an ``(n, n)`` floating tensor, ``n >= 182``, filled in place.
+        tensor: an ``(n, n)`` floating tensor, ``n >= 164``, filled in place.
         generator: source of randomness, on the tensor's device type.
         quantile: probability that the spectral radius is at most one.
 
