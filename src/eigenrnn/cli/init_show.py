@@ -36,15 +36,15 @@ def run(args: argparse.Namespace) -> int:
     module = CELLS[args.cell](1, args.size)
     init_rnn(module, args.scheme, generator=torch.Generator().manual_seed(args.seed))
 
-    from eigenrnn.analysis.plots import plot_block_spectra, save_figure
+    from eigenrnn.analysis.plots import plot_eigenvalues, save_figure
 
     eigenvalues = {}
     print(f"{'block':<12} {'spectral radius':>16}")
     for block in recurrent_blocks(module):
         lam = torch.linalg.eigvals(block.matrix().detach().double())
-        eigenvalues[block.gate] = lam
+        eigenvalues[f"gate {block.gate}"] = lam
         print(f"{block.key:<12} {float(lam.abs().max()):>16.4f}")
-    figure = plot_block_spectra(eigenvalues, title=f"{args.scheme} init, {args.cell.upper()}-{args.size}")
+    figure = plot_eigenvalues(eigenvalues, title=f"{args.scheme} init, {args.cell.upper()}-{args.size}")
     save_figure(figure, args.out)
     print(f"saved {args.out}")
     return 0
