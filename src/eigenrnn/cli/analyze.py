@@ -1,14 +1,195 @@
-"""`eigenrnn analyze` (not implemented yet)."""
+"""`eigenrnn analyze CHECKPOINT --out DIR`: eigen analysis report of a trained (or any) recurrent model.
+
+Reads an eigenrnn checkpoint (``checkpoint.pt`` / ``best.pt``), or with
+``--cell``/``--hidden`` a plain ``state_dict`` of nn.RNN/LSTM/GRU.  Writes
+``DIR/report.md``, PNG figures and ``DIR/analysis.json`` (all built in a
+temporary sibling directory and renamed at the end), then prints a summary
+table.  Trajectories are driven by ``--task`` example inputs when given, else
+by seeded Gaussian noise (the report says which).
+"""
 
 from __future__ import annotations
 
-from eigenrnn.errors import EigenRNNError
+import argparse
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from eigenrnn.errors import CheckpointError, EigenRNNError, bad_value
+
+_DEFAULT_STEPS = 100
 
 
 def register(sub) -> None:
-    parser = sub.add_parser("analyze", help="(not implemented yet)")
+    parser = sub.add_parser(
+        "analyze",
+        help="eigen analysis report of a checkpoint or an RNN/LSTM/GRU state_dict",
+        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("checkpoint", metavar="CHECKPOINT", help="eigenrnn checkpoint, or a state_dict file with --cell/--hidden")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output directory (replaced if it holds an earlier report)")
+    parser.add_argument("--task", metavar="NAME", help="drive trajectories with this task's example inputs")
+    parser.add_argument("--cell", metavar="{rnn,lstm,gru}", help="CHECKPOINT is a plain state_dict of this cell type")
+    parser.add_argument("--hidden", type=int, metavar="H", help="hidden size of the plain state_dict (with --cell)")
+    parser.add_argument("--input-size", type=int, metavar="I", help="check the state_dict's input size (with --cell)")
+    parser.add_argument("--layers", type=int, metavar="L", help="check the state_dict's number of layers (with --cell)")
+    parser.add_argument("--nonlinearity", metavar="{tanh,relu}", help="vanilla RNN nonlinearity (with --cell rnn; default tanh)")
+    parser.add_argument("--batch", type=int, default=8, metavar="B", help="sequences per trajectory batch (default 8)")
+    parser.add_argument("--steps", type=int, metavar="T", help=f"length of random input sequences (default {_DEFAULT_STEPS}; not with --task)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the inputs and of the fixed-point search (default 0)")
+    parser.add_argument("--spectra", metavar="FILE", help="spectra.npz recorded in training (default: the one beside a checkpoint)")
     parser.set_defaults(func=run)
 
 
-def run(args) -> int:
-    raise EigenRNNError("'analyze' is not implemented yet")
+def _check_args(args: argparse.Namespace) -> None:
+    plain_only = {"--hidden": args.hidden, "--input-size": args.input_size, "--layers": args.layers, "--nonlinearity": args.nonlinearity}
+    if args.cell is None:
+        given = [name for name, value in plain_only.items() if value is not None]
+        if given:
+            raise ValueError(bad_value(given[0], plain_only[given[0]], "to be used together with --cell (plain state_dict input)"))
+    elif args.hidden is None:
+        raise ValueError(bad_value("--hidden", None, f"the hidden size of the --cell {args.cell} state_dict"))
+    for name, value in (("--batch", args.batch), ("--steps", args.steps), ("--input-size", args.input_size), ("--layers", args.layers)):
+        if value is not None and value < 1:
+            raise ValueError(bad_value(name, value, "a positive int"))
+    if args.task is not None and args.steps is not None:
+        raise ValueError(bad_value("--steps", args.steps, "nothing with --task (the task sets the sequence length)"))
+
+
+def _check_out(out: Path) -> Path:
+    if out.exists():
+        if not out.is_dir():
+            raise EigenRNNError(f"--out: {out} exists and is not a directory")
+        if any(out.iterdir()) and not (out / "analysis.json").is_file():
+            raise EigenRNNError(f"--out: {out} is a non-empty directory that does not hold an earlier report; choose another")
+    return out
+
+
+def _load_project_checkpoint(path: Path) -> Any:
+    try:
+        from eigenrnn.train.checkpoint import load_checkpoint
+    except ImportError as exc:
+        raise EigenRNNError(
+            f"cannot read eigenrnn checkpoints ({exc}); for a plain state_dict pass --cell and --hidden"
+        ) from None
+    try:
+        return load_checkpoint(path)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{exc} (for a plain nn.RNN/LSTM/GRU state_dict pass --cell and --hidden)") from None
+
+
+def _task_inputs(name: str, args: argparse.Namespace, ckpt: Any) -> torch.Tensor:
+    try:
+        from eigenrnn.tasks import get_task
+    except ImportError as exc:
+        raise EigenRNNError(f"--task needs eigenrnn.tasks ({exc})") from None
+    options = dict(ckpt.config.task_options) if ckpt is not None and ckpt.config.task == name else {}
+    task = get_task(name, **options)
+    x = task.example_inputs(args.batch, args.seed, tokenizer=getattr(ckpt, "tokenizer", None))
+    if not isinstance(x, torch.Tensor):
+        raise EigenRNNError(f"--task {name}: example_inputs returned {type(x).__name__}, not a tensor")
+    return x
+
+
+def _module_path(model: nn.Module, target: nn.Module) -> str:
+    return next(name for name, module in model.named_modules() if module is target)
+
+
+def _inputs(model: nn.Module, args: argparse.Namespace, ckpt: Any) -> tuple[dict[str, tuple[torch.Tensor, str]], list[str]]:
+    """Inputs for every recurrent module, and notes for the report on where they came from."""
+    from eigenrnn.analysis.report import recurrent_modules
+
+    modules = recurrent_modules(model)
+    inputs: dict[str, tuple[torch.Tensor, str]] = {}
+    notes: list[str] = []
+    if args.task is not None:
+        x = _task_inputs(args.task, args, ckpt)
+        if ckpt is None:
+            if x.ndim != 3 or not x.is_floating_point():
+                raise EigenRNNError(
+                    f"--task {args.task}: gives {'token ids' if not x.is_floating_point() else 'inputs'} of shape {tuple(x.shape)}; "
+                    "a plain state_dict needs float features (T, B, input_size); analyse the project checkpoint instead"
+                )
+            driven, rnn_x = "", x
+        else:
+            rnn = getattr(model, "rnn", None)
+            if not isinstance(rnn, (nn.RNNBase, nn.RNNCellBase)) or not callable(getattr(model, "rnn_inputs", None)):
+                raise EigenRNNError(
+                    f"--task drives models with .rnn and .rnn_inputs (SequenceModel); {type(model).__name__} has none; run without --task"
+                )
+            with torch.no_grad():
+                rnn_x = model.rnn_inputs(x)
+            driven = _module_path(model, rnn)
+        size = modules[driven].input_size
+        if rnn_x.ndim != 3 or rnn_x.shape[-1] != size:
+            raise EigenRNNError(f"--task {args.task}: inputs of shape {tuple(rnn_x.shape)} do not fit a recurrent input size of {size}")
+        source = f"task '{args.task}' examples (seed {args.seed})"
+        inputs[driven] = (rnn_x.detach(), source)
+        notes.append(f"`{driven or type(model).__name__}` is driven by {args.batch} example inputs of task '{args.task}' (seed {args.seed}).")
+    steps = args.steps or (_DEFAULT_STEPS if not inputs else next(iter(inputs.values()))[0].shape[0])
+    generator = torch.Generator().manual_seed(args.seed)
+    for name, module in modules.items():
+        if name in inputs:
+            continue
+        dtype = next(module.parameters()).dtype
+        x = torch.randn(steps, args.batch, module.input_size, generator=generator, dtype=dtype)
+        inputs[name] = (x, f"random N(0, 1), seed {args.seed}")
+        notes.append(
+            f"`{name or type(module).__name__}` is driven by random Gaussian inputs N(0, 1) of shape "
+            f"{tuple(x.shape)} (seed {args.seed}), not by data: trajectory-based results describe that input regime."
+        )
+    return inputs, notes
+
+
+def _tracked(args: argparse.Namespace, path: Path, plain: bool, notes: list[str]) -> Any:
+    from eigenrnn.analysis.tracking import SpectrumTracker
+
+    if args.spectra is not None:
+        return SpectrumTracker.load(args.spectra)
+    beside = path.parent / "spectra.npz"
+    if plain or not beside.is_file():
+        return None
+    try:
+        tracked = SpectrumTracker.load(beside)
+    except EigenRNNError as exc:
+        notes.append(f"ignored {beside}: {exc}")
+        return None
+    notes.append(f"training spectra from `{beside}` (steps {int(tracked.steps[0])}..{int(tracked.steps[-1])}); 'init' = first snapshot.")
+    return tracked
+
+
+def run(args: argparse.Namespace) -> int:
+    from eigenrnn.analysis.loading import check_finite, load_plain_rnn
+    from eigenrnn.analysis.report import analyze, summary_table, write_report
+    from eigenrnn.io import atomic_directory
+
+    _check_args(args)
+    path = Path(args.checkpoint)
+    out = _check_out(Path(args.out))
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint: {path} not found")
+    ckpt = None
+    if args.cell is not None:
+        model = load_plain_rnn(
+            path, args.cell, args.hidden, input_size=args.input_size, layers=args.layers, nonlinearity=args.nonlinearity
+        )
+        description = f"plain {type(model).__name__} state_dict `{path}`"
+    else:
+        ckpt = _load_project_checkpoint(path)
+        model = ckpt.model
+        description = f"eigenrnn checkpoint `{path}` ({type(model).__name__}, task {ckpt.config.task!r})"
+    check_finite(model, str(path))
+    model.eval()
+    inputs, notes = _inputs(model, args, ckpt)
+    tracked = _tracked(args, path, args.cell is not None, notes)
+    report = analyze(
+        model, inputs, title=f"Eigen analysis of {path.name}", notes=[f"model: {description}", *notes], tracked=tracked, seed=args.seed
+    )
+    with atomic_directory(out) as tmp:
+        files = write_report(report, tmp)
+    print(summary_table(report))
+    print(f"\nwrote {out / 'report.md'}, {out / 'analysis.json'} and {len(files) - 2} figures")
+    return 0

@@ -1,0 +1,155 @@
+"""Rebuild a plain nn.RNN/LSTM/GRU (or cell) from a saved ``state_dict``, checking every shape."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from eigenrnn.errors import CheckpointError, EigenRNNError, bad_value
+
+__all__ = ["CELLS", "NONLINEARITIES", "load_plain_rnn", "check_finite"]
+
+CELLS = ("rnn", "lstm", "gru")
+NONLINEARITIES = ("tanh", "relu")
+_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+_LAYER_KEY = re.compile(r"^weight_ih_l(\d+)$")
+
+
+def _read(path: Path) -> Mapping[str, torch.Tensor]:
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint: {path} not found")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for junk files (pickle, zip, EOF, runtime)
+        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        raise CheckpointError(f"{path}: not a PyTorch state_dict file ({type(exc).__name__}: {reason})") from None
+    if isinstance(obj, Mapping) and obj.get("format") == "eigenrnn-checkpoint":
+        raise CheckpointError(f"{path}: is an eigenrnn checkpoint, not a plain state_dict; drop --cell/--hidden")
+    if not isinstance(obj, Mapping) or not obj or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
+        raise CheckpointError(f"{path}: not a state_dict (expected a mapping of parameter names to tensors, got {type(obj).__name__})")
+    return obj
+
+
+def _float_dtype(path: Path, key: str, tensor: torch.Tensor) -> torch.dtype:
+    if not tensor.is_floating_point():
+        raise CheckpointError(f"{path}: {key} has dtype {tensor.dtype}, expected floating point")
+    return tensor.dtype
+
+
+def load_plain_rnn(
+    path: str | os.PathLike,
+    cell: str,
+    hidden: int,
+    *,
+    input_size: int | None = None,
+    layers: int | None = None,
+    nonlinearity: str | None = None,
+) -> nn.Module:
+    """Load a ``torch.save``'d state_dict of nn.RNN/LSTM/GRU (or nn.RNNCell/LSTMCell/GRUCell).
+
+    ``input_size``, ``layers``, ``bidirectional``, ``bias`` and LSTM ``proj_size``
+    are read from the tensors; ``input_size``/``layers`` given here must agree.
+    Keys without a ``_l0`` suffix (``weight_ih``, ``weight_hh``, ...) mean a cell.
+    Read with ``weights_only=True``: no code in the file runs.
+
+    Args:
+        path: the file.
+        cell: ``"rnn"``, ``"lstm"`` or ``"gru"``.
+        hidden: hidden size ``H``.
+        input_size, layers: optional checks.
+        nonlinearity: ``"tanh"`` (default) or ``"relu"``, vanilla RNN only.
+
+    Raises:
+        ValueError: bad ``cell``/``hidden``/``nonlinearity``.
+        FileNotFoundError: no such file.
+        CheckpointError: unreadable file, or tensors that do not fit the description
+            (the message names the parameter, its shape and the expected shape).
+    """
+    if cell not in CELLS:
+        raise ValueError(bad_value("--cell", cell, f"one of {', '.join(CELLS)}"))
+    if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1:
+        raise ValueError(bad_value("--hidden", hidden, "a positive int"))
+    if nonlinearity is not None and cell != "rnn":
+        raise ValueError(bad_value("--nonlinearity", nonlinearity, f"nothing for --cell {cell} (vanilla rnn only)"))
+    if nonlinearity is not None and nonlinearity not in NONLINEARITIES:
+        raise ValueError(bad_value("--nonlinearity", nonlinearity, f"one of {', '.join(NONLINEARITIES)}"))
+    path = Path(path)
+    state = _read(path)
+    gates = _GATES[cell]
+
+    if "weight_ih" in state:  # a cell
+        if layers not in (None, 1):
+            raise CheckpointError(f"{path}: holds a single cell (keys 'weight_ih', ...), but --layers {layers} was given")
+        w_ih = state["weight_ih"]
+        if w_ih.ndim != 2 or w_ih.shape[0] != gates * hidden:
+            raise CheckpointError(
+                f"{path}: weight_ih has shape {tuple(w_ih.shape)}; --cell {cell} --hidden {hidden} expects ({gates * hidden}, input_size)"
+            )
+        found_input = w_ih.shape[1]
+        if input_size is not None and input_size != found_input:
+            raise CheckpointError(f"{path}: weight_ih has input size {found_input}, but --input-size {input_size} was given")
+        cls = {"rnn": nn.RNNCell, "lstm": nn.LSTMCell, "gru": nn.GRUCell}[cell]
+        kwargs: dict[str, Any] = {"bias": "bias_ih" in state}
+        if cell == "rnn":
+            kwargs["nonlinearity"] = nonlinearity or "tanh"
+        module: nn.Module = cls(found_input, hidden, **kwargs, dtype=_float_dtype(path, "weight_ih", w_ih))
+    else:
+        indices = sorted(int(m.group(1)) for k in state if (m := _LAYER_KEY.match(k)))
+        if not indices:
+            raise CheckpointError(
+                f"{path}: no 'weight_ih_l0' (or 'weight_ih') key; found {sorted(state)[:6]}; "
+                f"expected the state_dict of an nn.{cell.upper()} or its cell"
+            )
+        found_layers = indices[-1] + 1
+        if layers is not None and layers != found_layers:
+            raise CheckpointError(f"{path}: holds {found_layers} layer(s), but --layers {layers} was given")
+        w_ih = state["weight_ih_l0"]
+        if w_ih.ndim != 2 or w_ih.shape[0] != gates * hidden:
+            raise CheckpointError(
+                f"{path}: weight_ih_l0 has shape {tuple(w_ih.shape)}; --cell {cell} --hidden {hidden} expects ({gates * hidden}, input_size)"
+            )
+        found_input = w_ih.shape[1]
+        if input_size is not None and input_size != found_input:
+            raise CheckpointError(f"{path}: weight_ih_l0 has input size {found_input}, but --input-size {input_size} was given")
+        kwargs = {"num_layers": found_layers, "bias": "bias_ih_l0" in state, "bidirectional": "weight_ih_l0_reverse" in state}
+        if cell == "rnn":
+            kwargs["nonlinearity"] = nonlinearity or "tanh"
+        if cell == "lstm" and "weight_hr_l0" in state:
+            kwargs["proj_size"] = state["weight_hr_l0"].shape[0]
+        try:
+            module = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cell](
+                found_input, hidden, **kwargs, dtype=_float_dtype(path, "weight_ih_l0", w_ih)
+            )
+        except ValueError as exc:
+            raise CheckpointError(f"{path}: tensors describe an impossible nn.{cell.upper()} ({exc})") from None
+
+    expected = module.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{path}: keys do not match {type(module).__name__}(hidden={hidden}): "
+            f"missing {missing[:4]}, unexpected {unexpected[:4]}"
+        )
+    for key, tensor in expected.items():
+        if tuple(state[key].shape) != tuple(tensor.shape):
+            raise CheckpointError(
+                f"{path}: {key} has shape {tuple(state[key].shape)}, expected {tuple(tensor.shape)} for --cell {cell} --hidden {hidden}"
+            )
+        if not state[key].is_floating_point():
+            raise CheckpointError(f"{path}: {key} has dtype {state[key].dtype}, expected floating point")
+    module.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
+    return module.eval()
+
+
+def check_finite(model: nn.Module, source: str) -> None:
+    """Raise :class:`EigenRNNError` naming the first parameter of ``model`` holding NaN or inf."""
+    for name, param in model.named_parameters():
+        if not bool(torch.isfinite(param).all()):
+            raise EigenRNNError(f"{source}: parameter {name} contains NaN or inf; a diverged model cannot be analysed")
