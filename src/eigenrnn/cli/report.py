@@ -1,14 +1,33 @@
-"""`eigenrnn report` (not implemented yet)."""
+"""`eigenrnn report`: tables, paired statistics and figures from a benchmark directory."""
 
 from __future__ import annotations
 
-from eigenrnn.errors import EigenRNNError
+from eigenrnn.bench import stats
+from eigenrnn.bench.report import write_report
+from eigenrnn.errors import bad_value
 
 
 def register(sub) -> None:
-    parser = sub.add_parser("report", help="(not implemented yet)")
+    parser = sub.add_parser(
+        "report",
+        help="summarise a benchmark directory as markdown, JSON and figures",
+        description=(
+            "Read every run of an `eigenrnn bench` directory and write OUT/report.md "
+            "(mean ± std (n) per scheme and cell, steps to target, divergences, eigen vs "
+            "each baseline over the same seeds with a Wilcoxon signed-rank test), "
+            "OUT/report.json and OUT/figures/*.png."
+        ),
+    )
+    parser.add_argument("dir", help="the --out directory of `eigenrnn bench`")
+    parser.add_argument("--out", required=True, help="report directory (replaced atomically)")
+    parser.add_argument("--tie-rtol", type=float, default=stats.TIE_RTOL,
+                        help=f"relative difference counted as a tie (default {stats.TIE_RTOL})")
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
-    raise EigenRNNError("'report' is not implemented yet")
+    if not 0 <= args.tie_rtol < 1:
+        raise ValueError(bad_value("--tie-rtol", args.tie_rtol, "a number in [0, 1)"))
+    out = write_report(args.dir, args.out, rtol=args.tie_rtol)
+    print(f"report: {out / 'report.md'}")
+    return 0

@@ -1,0 +1,352 @@
+"""Run a benchmark grid over a pool of worker processes, resumably.
+
+Each :class:`~eigenrnn.bench.profiles.RunSpec` trains in its own directory
+``<root>/<suite>/<task>/<cell>/<scheme>/seed<k>/``.  On a rerun a directory
+holding ``summary.json`` is skipped, one with ``checkpoint.pt`` but no summary is
+resumed (``train(..., resume=True)``), and anything else starts afresh, so a
+killed sweep loses at most the runs that were in flight.
+
+A run that raises :class:`~eigenrnn.errors.TrainingDiverged` counts as
+*diverged* (the trainer has written its summary); any other exception is
+written to ``error.txt`` in the run directory, counted as *failed*, and the
+sweep goes on.  A failed run is retried on the next rerun.
+
+Workers are spawned processes (never forked: torch and CUDA do not survive a
+fork), each limited to one torch thread so that ``workers`` runs share the
+cores without oversubscription.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import datetime
+import json
+import multiprocessing
+import os
+import platform
+import shutil
+import subprocess
+import traceback
+from collections import Counter, deque
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from eigenrnn.bench.profiles import RunSpec
+from eigenrnn.errors import EigenRNNError, bad_value
+from eigenrnn.io import atomic_write_json, atomic_write_text
+
+STATUSES = ("finished", "diverged", "failed", "skipped")
+
+
+@dataclass
+class SweepResult:
+    """What one call of :func:`run_grid` did: a status per run path, and failures."""
+
+    status: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counted = Counter(self.status.values())
+        return {name: counted.get(name, 0) for name in STATUSES}
+
+
+def plan(specs: Sequence[RunSpec], root: str | os.PathLike) -> dict[str, str]:
+    """The state of every run directory: ``"done"``, ``"resume"`` or ``"new"``.
+
+    Raises :class:`EigenRNNError` if an existing run was trained with a
+    different configuration than ``specs`` now asks for, because mixing budgets
+    in one sweep would make the comparison meaningless.
+    """
+    root = Path(root)
+    states = {}
+    for spec in specs:
+        run_dir = root / spec.path
+        if (run_dir / "config.json").exists():
+            _check_same_config(spec, root)
+        if (run_dir / "summary.json").exists():
+            states[spec.path] = "done"
+        elif (run_dir / "checkpoint.pt").exists():
+            states[spec.path] = "resume"
+        else:
+            states[spec.path] = "new"
+    return states
+
+
+def inapplicable(specs: Sequence[RunSpec]) -> dict[str, str]:
+    """The runs whose scheme refuses the model, as ``{path: reason}``.
+
+    Some schemes are only defined for some sizes (rescaled Glorot needs a
+    large hidden size).  Each distinct (cell, hidden, layers, scheme,
+    init_kwargs) is tried once on a bare ``nn.RNN/LSTM/GRU``; a ValueError from
+    :func:`eigenrnn.init.init_rnn` excludes those runs, and the sweep reports
+    them as not run rather than failed.
+    """
+    import torch
+
+    from eigenrnn.init import init_rnn
+
+    modules = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
+    verdicts: dict[str, str | None] = {}
+    excluded = {}
+    for spec in specs:
+        c = spec.config
+        key = json.dumps([spec.cell, c["hidden"], c["layers"], spec.scheme, c["init_kwargs"]], sort_keys=True)
+        if key not in verdicts:
+            module = modules[spec.cell](1, c["hidden"], num_layers=c["layers"])
+            try:
+                init_rnn(module, spec.scheme, generator=torch.Generator().manual_seed(0), **c["init_kwargs"])
+                verdicts[key] = None
+            except ValueError as exc:
+                verdicts[key] = str(exc)
+        if verdicts[key] is not None:
+            excluded[spec.path] = verdicts[key]
+    return excluded
+
+
+def run_grid(
+    specs: Sequence[RunSpec],
+    root: str | os.PathLike,
+    *,
+    workers: int | None = None,
+    progress: bool = True,
+    train_fn: Callable | None = None,
+) -> SweepResult:
+    """Train every run of ``specs`` under ``root`` that has not finished yet.
+
+    Args:
+        specs: the grid, e.g. from :func:`eigenrnn.bench.profiles.grid`.
+        root: the sweep directory.
+        workers: number of worker processes (default ``os.cpu_count()``).
+        progress: show a tqdm bar over the whole grid.
+        train_fn: a picklable replacement for :func:`eigenrnn.train.train`
+            with the same signature (default: that function).
+
+    Returns:
+        :class:`SweepResult` with one status per run path: ``"skipped"``
+        (finished before this call), ``"finished"``, ``"diverged"`` or ``"failed"``.
+    """
+    from tqdm.auto import tqdm
+
+    workers = (os.cpu_count() or 1) if workers is None else workers
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(bad_value("workers", workers, "a positive integer"))
+    root = Path(root)
+    states = plan(specs, root)
+    validate(specs, root)
+    result = SweepResult()
+    pending = []
+    for spec in specs:
+        if states[spec.path] == "done":
+            result.status[spec.path] = "skipped"
+        else:
+            pending.append(spec)
+            _prepare(root / spec.path, resume=states[spec.path] == "resume")
+
+    bar = tqdm(total=len(specs), initial=len(specs) - len(pending), desc="bench",
+               unit="run", disable=not progress, dynamic_ncols=True)
+    bar.set_postfix(result.counts)
+    if not pending:
+        bar.close()
+        return result
+
+    # Submit no more than there are workers: an interrupted sweep then stops
+    # after the runs in flight (which checkpoint on Ctrl-C) instead of draining a queue.
+    queue = deque(pending)
+    size = min(workers, len(pending))
+    context = multiprocessing.get_context("spawn")
+    with cf.ProcessPoolExecutor(size, mp_context=context, initializer=_init_worker) as pool:
+        running: dict[cf.Future, RunSpec] = {}
+        try:
+            while queue or running:
+                while queue and len(running) < size:
+                    spec = queue.popleft()
+                    resume = states[spec.path] == "resume"
+                    try:
+                        future = pool.submit(_run_one, spec.config_for(root), resume, train_fn)
+                    except BrokenProcessPool as exc:
+                        raise EigenRNNError(f"a worker process died ({exc}); finished runs are kept, "
+                                            "rerun the same command to continue") from None
+                    running[future] = spec
+                done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+                for future in done:
+                    spec = running.pop(future)
+                    try:
+                        status, message = future.result()
+                    except Exception as exc:  # the worker process itself died
+                        status, message = "failed", f"{type(exc).__name__}: {exc}"
+                        atomic_write_text(root / spec.path / "error.txt", message + "\n")
+                    result.status[spec.path] = status
+                    if status == "failed":
+                        result.errors[spec.path] = message
+                        bar.write(f"failed: {spec.path}: {message}")
+                    bar.update(1)
+                    bar.set_postfix(result.counts)
+        finally:
+            bar.close()
+    return result
+
+
+def validate(specs: Sequence[RunSpec], root: Path) -> None:
+    """Resolve one TrainConfig per (suite, task, cell), raising ValueError for a bad one.
+
+    Run before a sweep so that a bad budget (or ``device="cuda"`` without CUDA)
+    stops it with one clear error instead of failing every run in the workers.
+    """
+    from eigenrnn.train import TrainConfig
+
+    seen = set()
+    for spec in specs:
+        if (spec.suite, spec.task, spec.cell) not in seen:
+            seen.add((spec.suite, spec.task, spec.cell))
+            TrainConfig.from_dict(spec.config_for(root)).resolve()
+
+
+def _prepare(run_dir: Path, *, resume: bool) -> None:
+    """Clear what a previous attempt left that must not survive this one."""
+    if resume:
+        (run_dir / "error.txt").unlink(missing_ok=True)
+    elif run_dir.exists():
+        # Killed before its first checkpoint, or failed: nothing to resume.
+        shutil.rmtree(run_dir)
+
+
+def _init_worker() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _run_one(config: dict, resume: bool, train_fn: Callable | None) -> tuple[str, str | None]:
+    """Train one run in a worker; returns ``(status, error message or None)``."""
+    from eigenrnn.errors import TrainingDiverged
+    from eigenrnn.train import TrainConfig
+
+    if train_fn is None:
+        from eigenrnn.train import train as train_fn
+    run_dir = Path(config["out"])
+    try:
+        train_fn(TrainConfig.from_dict(config), resume=resume, progress=False)
+        if not (run_dir / "summary.json").exists():
+            raise EigenRNNError(f"train() returned without writing {run_dir / 'summary.json'}")
+    except TrainingDiverged:
+        return "diverged", None
+    except Exception as exc:
+        atomic_write_text(run_dir / "error.txt", traceback.format_exc())
+        return "failed", f"{type(exc).__name__}: {exc}"
+    return "finished", None
+
+
+def write_bench_json(
+    root: str | os.PathLike,
+    *,
+    suite: str,
+    profile: str,
+    specs: Sequence[RunSpec],
+    budgets: dict,
+    workers: int,
+    excluded: dict[str, str] | None = None,
+    counts: dict[str, int] | None = None,
+    started: str | None = None,
+) -> str:
+    """Record the sweep in ``<root>/bench.json``; returns the session start time.
+
+    ``bench.json`` holds the profile, for every suite its grid (tasks, cells,
+    schemes, seeds, budget), and one entry per ``eigenrnn bench`` session with
+    its commit, hardware and counts, so that a sweep finished over several
+    sessions says so.  ``excluded`` (from :func:`inapplicable`) is recorded
+    per suite as ``not_run``, grouped by scheme and reason.  Call it once
+    before the sweep (``counts=None``) and once after with the counts and the
+    ``started`` value the first call returned.
+    """
+    excluded = excluded or {}
+    path = Path(root) / "bench.json"
+    record = json.loads(path.read_text()) if path.exists() else {"profile": profile, "suites": {}, "sessions": []}
+    if record.get("profile") != profile:
+        raise EigenRNNError(
+            f"{path} belongs to a sweep with profile {record.get('profile')!r}, not {profile!r}: use another --out"
+        )
+    for name in sorted({s.suite for s in specs}):
+        mine = [s for s in specs if s.suite == name]
+        entry = record["suites"].setdefault(name, {"tasks": [], "cells": [], "schemes": [], "seeds": []})
+        for key, values in (("tasks", [s.task for s in mine]), ("cells", [s.cell for s in mine]),
+                            ("schemes", [s.scheme for s in mine]), ("seeds", [s.seed for s in mine])):
+            entry[key] = sorted(set(entry[key]) | set(values))
+        entry["budget"] = budgets[name]
+        not_run: dict[tuple[str, str], dict] = {}
+        for spec in mine:
+            if spec.path in excluded:
+                group = not_run.setdefault((spec.scheme, excluded[spec.path]), {
+                    "scheme": spec.scheme, "reason": excluded[spec.path], "cells": [], "runs": 0})
+                group["runs"] += 1
+                group["cells"] = sorted(set(group["cells"]) | {spec.cell})
+        entry["not_run"] = list(not_run.values())
+    if started is None:
+        started = _now()
+        record["sessions"].append({
+            "suite": suite, "started": started, "finished": None, "workers": workers,
+            "runs": len(specs) - len(excluded), "counts": None, **git_commit(), "hardware": hardware(),
+        })
+    else:
+        session = next(s for s in reversed(record["sessions"]) if s["started"] == started)
+        session.update(finished=_now(), counts=counts)
+    atomic_write_json(path, record)
+    return started
+
+
+def hardware() -> dict:
+    """CPU model, core count, torch version and CUDA device of this machine."""
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cuda = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "cuda": cuda,
+            "python": platform.python_version(), "platform": platform.platform()}
+
+
+def git_commit() -> dict:
+    """``{"commit": sha or None, "dirty": bool or None}`` of the eigenrnn source checkout."""
+    where = Path(__file__).resolve().parent
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", *args], cwd=where, capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain") if commit else None
+    return {"commit": commit, "dirty": None if status is None else bool(status)}
+
+
+def _check_same_config(spec: RunSpec, root: Path) -> None:
+    from eigenrnn.train import TrainConfig
+
+    run_dir = root / spec.path
+    try:
+        saved = json.loads((run_dir / "config.json").read_text())
+    except (OSError, ValueError):
+        return  # unreadable leftovers of a killed run; the run starts afresh
+    # Compare resolved configs (as the trainer saved them), through JSON like the file.
+    wanted = TrainConfig.from_dict(spec.config_for(root)).resolve().to_dict()
+    wanted = json.loads(json.dumps(wanted, default=str))
+    for key, value in wanted.items():
+        if key != "out" and saved.get(key) != value:
+            raise EigenRNNError(
+                f"{run_dir} was trained with {key}={saved.get(key)!r} but the grid now gives {value!r}; "
+                "use a fresh --out (or restore the budget) so that every run shares one budget"
+            )
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
