@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from eigenrnn.errors import bad_value
-from eigenrnn.spectrum import Spectrum, check_generator, spectral_matrix
+from eigenrnn.spectrum import Spectrum, check_generator, preset_spectrum, spectral_matrix
 
 __all__ = [
     "DEFAULT_SPECTRUM",
@@ -58,6 +58,7 @@ def eigen_(
     tensor: torch.Tensor,
     spectrum: Spectrum | None = None,
     *,
+    preset: str | None = None,
     nonnormality: float = 0.0,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
@@ -75,8 +76,11 @@ def eigen_(
 
     Args:
         tensor: an ``(n, n)`` floating tensor, filled in place.
-        spectrum: the eigenvalue distribution; defaults to
-            :data:`DEFAULT_SPECTRUM` (see its comment for the reason).
+        spectrum: the eigenvalue distribution.
+        preset: instead of ``spectrum``, the name of a spectrum measured on
+            trained networks (:func:`eigenrnn.spectrum.preset_names`); its
+            pooled-over-gates fit is used.  With neither, the default
+            (:data:`DEFAULT_SPECTRUM`) applies.
         nonnormality: ``eps >= 0``; ``0`` gives a normal matrix.
         generator: source of randomness, on the tensor's device type.
 
@@ -89,6 +93,10 @@ def eigen_(
     0.9
     """
     n = _check_square(tensor)
+    if spectrum is not None and preset is not None:
+        raise ValueError(bad_value("preset", preset, "None when a spectrum is given (pass one of the two)"))
+    if preset is not None:
+        spectrum = preset_spectrum(preset)
     spectrum = DEFAULT_SPECTRUM if spectrum is None else spectrum
     if not isinstance(spectrum, Spectrum):
         raise TypeError(bad_value("spectrum", type(spectrum).__name__, "a Spectrum or None"))
@@ -265,7 +273,7 @@ _SCHEMES: dict[str, _Scheme] = {
     "orthogonal": _Scheme(_orthogonal, ("gain",), "xavier"),
     "irnn": _Scheme(lambda t, generator, **kw: irnn_(t, **kw), ("gain",), "xavier"),
     "sp": _Scheme(lambda t, generator: sp_(t, generator=generator), (), "xavier"),
-    "eigen": _Scheme(None, ("spectrum", "nonnormality"), "xavier"),
+    "eigen": _Scheme(None, ("spectrum", "preset", "nonnormality"), "xavier"),
     "chain": _Scheme(lambda t, generator, **kw: chain_(t, **kw), ("alpha",), "xavier"),
     "rescaled-glorot": _Scheme(lambda t, generator, **kw: rescaled_glorot_(t, generator, **kw), ("quantile",), "xavier"),
 }
@@ -474,8 +482,9 @@ def init_rnn(
         generator: source of all randomness, on the module's device type.
         **scheme_kwargs: passed to the scheme: ``gain`` (xavier, orthogonal,
             irnn), ``a``/``mode``/``nonlinearity`` (kaiming), ``spectrum``
-            (a Spectrum or a mapping gate -> Spectrum) and ``nonnormality``
-            (eigen), ``alpha`` (chain), ``quantile`` (rescaled-glorot).
+            (a Spectrum or a mapping gate -> Spectrum), ``preset`` (the
+            per-gate spectra measured on trained networks of this cell, see
+            :func:`eigenrnn.spectrum.preset_names`) and ``nonnormality`` (eigen), ``alpha`` (chain), ``quantile`` (rescaled-glorot).
 
     Returns:
         ``module``.
@@ -507,7 +516,14 @@ def init_rnn(
     proj = getattr(module, "proj_size", 0) or 0
     loop = proj or hidden
     kwargs = dict(scheme_kwargs)
-    spectra = _resolve_spectra(kwargs.pop("spectrum", None), gates) if scheme == "eigen" else None
+    spectra = None
+    if scheme == "eigen":
+        spectrum, preset = kwargs.pop("spectrum", None), kwargs.pop("preset", None)
+        if spectrum is not None and preset is not None:
+            raise ValueError(bad_value("preset", preset, "None when a spectrum is given (pass one of the two)"))
+        if preset is not None:
+            spectrum = preset_spectrum(preset, kind.lower())
+        spectra = _resolve_spectra(spectrum, gates)
 
     def draw_loop_block(target: torch.Tensor, gate: str) -> None:
         if scheme == "pytorch":

@@ -10,9 +10,12 @@ eigenvalues are exactly a sample from it.
 
 from __future__ import annotations
 
+import json
 import math
+import os
 from dataclasses import dataclass
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 import torch
 
@@ -417,3 +420,53 @@ def fit_spectrum_module(module, *, quantile: float = FIT_QUANTILE) -> dict[str, 
         matrix = block.matrix().detach().to("cpu", torch.float64)
         pooled.setdefault(block.gate, []).append(torch.linalg.eigvals(matrix))
     return {gate: fit_spectrum(torch.cat(values), quantile=quantile) for gate, values in pooled.items()}
+
+
+# --------------------------------------------------------------------------
+# Presets derived from trained networks
+# --------------------------------------------------------------------------
+
+#: Written by ``scripts/derive_presets.py`` from ``eigenrnn study spectra``.
+PRESETS_PATH = Path(__file__).resolve().parent / "data" / "presets.json"
+
+
+def load_presets(path: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Read the preset file: ``{"default": name, "source": {...}, "presets": {name: {...}}}``.
+
+    Each preset maps ``"all"`` (the fit of every gate of every cell pooled) and
+    ``"rnn"``/``"lstm"``/``"gru"`` (per gate) to :class:`Spectrum` fields.
+    """
+    path = Path(path) if path is not None else PRESETS_PATH
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: preset file not found; regenerate it with scripts/derive_presets.py") from None
+
+
+def preset_names() -> tuple[str, ...]:
+    return tuple(load_presets()["presets"])
+
+
+def default_preset() -> str:
+    return load_presets()["default"]
+
+
+def preset_spectrum(name: str, cell: str | None = None) -> Spectrum | dict[str, Spectrum]:
+    """The Spectrum of preset ``name``: pooled over gates (``cell=None``), or ``{gate: Spectrum}`` for a cell.
+
+    Args:
+        name: a preset name (see :func:`preset_names`), e.g. ``"classification"``.
+        cell: ``None``, ``"rnn"``, ``"lstm"`` or ``"gru"``.
+
+    >>> isinstance(preset_spectrum(default_preset()), Spectrum)
+    True
+    """
+    presets = load_presets()["presets"]
+    if name not in presets:
+        raise ValueError(bad_value("preset", name, f"one of {', '.join(presets)}"))
+    entry = presets[name]
+    if cell is None:
+        return Spectrum.from_dict(entry["all"])
+    if cell not in entry:
+        raise ValueError(bad_value("cell", cell, f"one of {', '.join(k for k in entry if k != 'all')}"))
+    return {gate: Spectrum.from_dict(fields) for gate, fields in entry[cell].items()}
