@@ -1,14 +1,146 @@
-"""`eigenrnn train` (not implemented yet)."""
+"""`eigenrnn train`: train one model on one task and write a run directory.
+
+Example::
+
+    eigenrnn train --task tomita4 --cell gru --init eigen --hidden 32 --epochs 20 --seed 0 --out runs/t4-eigen
+    eigenrnn train --config run.json --epochs 30 --resume
+"""
 
 from __future__ import annotations
 
-from eigenrnn.errors import EigenRNNError
+import argparse
+import json
+from typing import Any
+
+from eigenrnn.errors import bad_value
+
+# CLI flag -> TrainConfig field, for the plain scalar flags.
+_FIELDS = {
+    "task": "task", "cell": "cell", "init": "init", "hidden": "hidden", "layers": "layers",
+    "nonlinearity": "nonlinearity", "embedding_dim": "embedding_dim", "epochs": "epochs", "seed": "seed",
+    "data_seed": "data_seed", "out": "out", "lr": "lr", "batch_size": "batch_size",
+    "eval_batch_size": "eval_batch_size", "optimizer": "optimizer", "momentum": "momentum",
+    "weight_decay": "weight_decay", "lr_schedule": "lr_schedule", "early_stopping": "early_stopping_patience",
+    "train_size": "train_size", "val_size": "val_size", "test_size": "test_size", "device": "device",
+    "amp": "amp", "track_spectrum": "track_spectrum_every", "eval_every": "eval_every", "target": "target",
+    "stop_at_target": "stop_at_target", "vocab_size": "vocab_size", "beam_size": "beam_size", "log_every": "log_every",
+}
 
 
 def register(sub) -> None:
-    parser = sub.add_parser("train", help="(not implemented yet)")
-    parser.set_defaults(func=run)
+    from eigenrnn.init import schemes
+    from eigenrnn.models import CELLS, NONLINEARITIES
+    from eigenrnn.tasks import task_names
+    from eigenrnn.train.config import DEVICES, LR_SCHEDULES, OPTIMIZERS
+
+    p = sub.add_parser(
+        "train",
+        help="train a model on a task (writes config, metrics, checkpoints and a summary)",
+        description="Train an RNN/LSTM/GRU on one task. Flags override the values of --config.",
+    )
+    p.add_argument("--config", metavar="FILE.json", help="a JSON TrainConfig; flags given here override it")
+    p.add_argument("--task", choices=task_names(), help="the task")
+    p.add_argument("--cell", choices=CELLS, help="recurrent cell (default gru)")
+    p.add_argument("--init", choices=schemes(), help="initialization scheme (default xavier)")
+    p.add_argument("--init-kwargs", metavar="JSON", help='keyword arguments of init_rnn, e.g. \'{"forget_bias": 1.0}\'')
+    p.add_argument("--hidden", type=int, help="hidden size (default 128)")
+    p.add_argument("--layers", type=int, help="stacked recurrent layers (default 1)")
+    p.add_argument("--nonlinearity", choices=NONLINEARITIES, help="rnn cell only (default tanh)")
+    p.add_argument("--embedding-dim", type=int, help="token embedding size (default: hidden)")
+    p.add_argument("--epochs", type=int, help="epochs (default 10)")
+    p.add_argument("--seed", type=int, help="seed of weights, data order and the global RNGs (default 0)")
+    p.add_argument("--data-seed", type=int, help="seed of the data (default: --seed)")
+    p.add_argument("--out", help="run directory (default runs/<task>-<cell>-<init>-s<seed>)")
+    p.add_argument("--lr", type=float, help="learning rate (default 1e-3)")
+    p.add_argument("--batch-size", type=int, help="training batch size (default 64)")
+    p.add_argument("--eval-batch-size", type=int, help="evaluation batch size (default max(batch size, 256))")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, help="optimizer (default adam)")
+    p.add_argument("--momentum", type=float, help="momentum for rmsprop/sgd")
+    p.add_argument("--weight-decay", type=float, help="weight decay")
+    p.add_argument("--lr-schedule", choices=LR_SCHEDULES, help="learning-rate schedule (default none)")
+    p.add_argument("--clip", type=float, help="max gradient norm; 0 turns clipping off (default 1.0)")
+    p.add_argument("--early-stopping", type=int, metavar="PATIENCE", help="epochs without validation gain before stopping (0: off)")
+    p.add_argument("--train-size", type=int, help="use this many training examples")
+    p.add_argument("--val-size", type=int, help="use this many validation examples")
+    p.add_argument("--test-size", type=int, help="use this many test examples")
+    p.add_argument("--device", choices=DEVICES, help="auto (CUDA when present), cpu or cuda")
+    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None, help="mixed precision (CUDA only; default on for CUDA)")
+    p.add_argument("--track-spectrum", type=int, metavar="N", help="record recurrent spectra every N steps to spectra.npz")
+    p.add_argument("--eval-every", type=int, metavar="N", help="also check the target every N steps")
+    p.add_argument("--target", type=float, help="the metric threshold for steps-to-target (default: the task's)")
+    p.add_argument("--stop-at-target", action="store_true", default=None, help="stop once the target is reached")
+    p.add_argument("--log-every", type=int, help="steps between progress updates")
+    p.add_argument("--vocab-size", type=int, help="multi30k: subword vocabulary size (default 8000)")
+    p.add_argument("--beam-size", type=int, help="multi30k: beam width for the test BLEU (default 5)")
+    p.add_argument("--data-dir", help="directory with the task's data files (mnist*, multi30k)")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a task option, e.g. --option length=200 (repeatable; VALUE is read as JSON if it parses)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint.pt")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars or epoch lines")
+    p.set_defaults(func=run)
 
 
-def run(args) -> int:
-    raise EigenRNNError("'train' is not implemented yet")
+def _parse_option(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise ValueError(bad_value("--option", text, "KEY=VALUE"))
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def config_from_args(args: argparse.Namespace):
+    """The :class:`~eigenrnn.train.config.TrainConfig` described by ``--config`` and the flags."""
+    from eigenrnn.train.config import TrainConfig
+
+    data: dict[str, Any] = {}
+    if args.config:
+        data = TrainConfig.from_json(args.config).to_dict()
+    for flag, name in _FIELDS.items():
+        value = getattr(args, flag)
+        if value is not None:
+            data[name] = value
+    if args.clip is not None:
+        data["clip"] = None if args.clip == 0 else args.clip
+    if args.init_kwargs is not None:
+        try:
+            kwargs = json.loads(args.init_kwargs)
+        except json.JSONDecodeError as exc:
+            raise ValueError(bad_value("--init-kwargs", args.init_kwargs, f"a JSON object ({exc})")) from None
+        if not isinstance(kwargs, dict):
+            raise ValueError(bad_value("--init-kwargs", args.init_kwargs, "a JSON object"))
+        data["init_kwargs"] = kwargs
+    options = dict(data.get("task_options", {}))
+    options.update(_parse_option(o) for o in args.option)
+    if args.data_dir is not None:
+        options["data_dir"] = args.data_dir
+    data["task_options"] = options
+    if "task" not in data:
+        raise ValueError(bad_value("--task", None, "a task name (or a --config file that names one)"))
+    return TrainConfig.from_dict(data)
+
+
+def run(args: argparse.Namespace) -> int:
+    from eigenrnn.train import train
+
+    config = config_from_args(args)
+    result = train(config, resume=args.resume, progress=not args.no_progress)
+    print(format_result(result))
+    return 0
+
+
+def format_result(result) -> str:
+    """A few readable lines about a finished run."""
+    fmt = lambda v: "-" if v is None else f"{v:.4g}"  # noqa: E731
+    m = result.metric_name
+    lines = [
+        f"{result.task} {result.cell} init={result.init} seed={result.seed}: {result.status} after "
+        f"{result.epochs} epochs, {result.steps} steps, {result.wall_time_s:.1f} s on {result.device}",
+        f"  test {m} {fmt(result.test_metric)}   best val {m} {fmt(result.best_val_metric)}"
+        + (f"   generalisation {m} {fmt(result.generalisation_metric)}" if result.generalisation_metric is not None else ""),
+        f"  target {result.target['split']} {m} {'>=' if result.higher_is_better else '<='} {result.target['value']:g}: "
+        + ("not reached" if result.steps_to_target is None else f"reached at step {result.steps_to_target} (epoch {result.epochs_to_target})"),
+        f"  run directory: {result.run_dir}",
+    ]
+    return "\n".join(lines)

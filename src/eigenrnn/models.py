@@ -1,0 +1,467 @@
+"""Sequence models whose recurrent core is a plain ``nn.RNN``, ``nn.LSTM`` or ``nn.GRU``.
+
+Both models build every layer from an explicit :class:`torch.Generator` and call
+:func:`eigenrnn.init.init_rnn` on each recurrent module right after
+construction; nothing re-initializes the weights afterwards.  The recurrent
+modules are kept as attributes (``SequenceModel.rnn``, ``Seq2Seq.encoder.rnn``,
+``Seq2Seq.decoder.rnn``) so that the analysis finds them by walking
+``named_modules()``.  Sequences are time-first, ``(T, B, ...)``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal, Mapping
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from eigenrnn.errors import bad_value
+
+CELLS = ("rnn", "lstm", "gru")
+NONLINEARITIES = ("tanh", "relu")
+READOUTS = ("last", "every")
+
+_RNN_CLASSES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What a model reads at each time step.
+
+    Args:
+        kind: ``"tokens"`` (integer ids, fed through an embedding) or
+            ``"features"`` (float vectors fed straight to the recurrent layer,
+            whose input weights act as the linear input layer).
+        size: vocabulary size for tokens, feature size for features.
+        padding_idx: the pad token id (tokens only), whose embedding stays zero.
+
+    >>> InputSpec("tokens", 4, padding_idx=2)
+    InputSpec(kind='tokens', size=4, padding_idx=2)
+    """
+
+    kind: Literal["tokens", "features"]
+    size: int
+    padding_idx: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("tokens", "features"):
+            raise ValueError(bad_value("InputSpec.kind", self.kind, "'tokens' or 'features'"))
+        if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 1:
+            raise ValueError(bad_value("InputSpec.size", self.size, "a positive int"))
+        if self.padding_idx is not None:
+            if self.kind != "tokens":
+                raise ValueError(bad_value("InputSpec.padding_idx", self.padding_idx, "None for features"))
+            if not 0 <= self.padding_idx < self.size:
+                raise ValueError(bad_value("InputSpec.padding_idx", self.padding_idx, f"an id in [0, {self.size})"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "size": self.size, "padding_idx": self.padding_idx}
+
+
+def _check_positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(bad_value(name, value, "a positive int"))
+    return value
+
+
+def _resolve_generator(seed: int | None, generator: torch.Generator | None) -> torch.Generator | None:
+    if seed is not None and generator is not None:
+        raise ValueError("seed and generator: pass at most one of them")
+    if seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ValueError(bad_value("seed", seed, "an int"))
+        return torch.Generator().manual_seed(seed)
+    return generator
+
+
+def _construct(cls: type[nn.Module], *args: Any, **kwargs: Any) -> nn.Module:
+    """Build a module without touching the global RNG (its own init is overwritten right after)."""
+    # fork_rng restores the CPU RNG state afterwards; building on the "meta"
+    # device would avoid the draw too, but costs a multi-second import.
+    with torch.random.fork_rng(devices=[]):
+        return cls(*args, **kwargs)
+
+
+def _linear(in_features: int, out_features: int, bias: bool, generator: torch.Generator | None) -> nn.Linear:
+    """``nn.Linear`` with PyTorch's default initialization drawn from ``generator``."""
+    layer = _construct(nn.Linear, in_features, out_features, bias=bias)
+    # Same distributions as nn.Linear.reset_parameters, but from our generator.
+    nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+    if layer.bias is not None:
+        bound = 1.0 / math.sqrt(in_features)
+        nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
+    return layer
+
+
+def _embedding(num: int, dim: int, padding_idx: int | None, generator: torch.Generator | None) -> nn.Embedding:
+    """``nn.Embedding`` with PyTorch's default N(0, 1) initialization drawn from ``generator``."""
+    layer = _construct(nn.Embedding, num, dim, padding_idx=padding_idx)
+    nn.init.normal_(layer.weight, generator=generator)
+    if padding_idx is not None:
+        with torch.no_grad():
+            layer.weight[padding_idx].zero_()
+    return layer
+
+
+def build_rnn(
+    cell: str,
+    input_size: int,
+    hidden: int,
+    layers: int,
+    nonlinearity: str,
+    init: str,
+    init_kwargs: Mapping[str, Any] | None,
+    generator: torch.Generator | None,
+) -> nn.RNNBase:
+    """Construct a time-first ``nn.RNN``/``nn.LSTM``/``nn.GRU`` and initialize it with ``init_rnn``.
+
+    Args:
+        cell: ``"rnn"``, ``"lstm"`` or ``"gru"``.
+        nonlinearity: ``"tanh"`` or ``"relu"`` for ``"rnn"``; LSTM and GRU only
+            have ``"tanh"``.
+        init: a scheme name of :func:`eigenrnn.init.schemes`.
+        init_kwargs: forwarded to :func:`eigenrnn.init.init_rnn` (``input_scheme``,
+            ``bias``, ``forget_bias`` and scheme keyword arguments).
+    """
+    from eigenrnn.init import init_rnn
+
+    if cell not in CELLS:
+        raise ValueError(bad_value("cell", cell, f"one of {CELLS}"))
+    if nonlinearity not in NONLINEARITIES:
+        raise ValueError(bad_value("nonlinearity", nonlinearity, f"one of {NONLINEARITIES}"))
+    if cell != "rnn" and nonlinearity != "tanh":
+        raise ValueError(bad_value("nonlinearity", nonlinearity, f"'tanh' for cell {cell!r} (only 'rnn' takes 'relu')"))
+    _check_positive_int("hidden", hidden)
+    _check_positive_int("layers", layers)
+    kwargs: dict[str, Any] = {"num_layers": layers, "batch_first": False}
+    if cell == "rnn":
+        kwargs["nonlinearity"] = nonlinearity
+    rnn = _construct(_RNN_CLASSES[cell], input_size, hidden, **kwargs)
+    init_rnn(rnn, init, generator=generator, **dict(init_kwargs or {}))
+    return rnn
+
+
+def final_state_of(state: Tensor | tuple[Tensor, Tensor]) -> Tensor:
+    """The top layer's hidden state ``(B, H)`` from an RNN/GRU ``h`` or an LSTM ``(h, c)``."""
+    h = state[0] if isinstance(state, tuple) else state
+    return h[-1]
+
+
+class SequenceModel(nn.Module):
+    """Input layer, a recurrent core and a linear readout.
+
+    ``tokens -> nn.Embedding`` (or float features fed directly), then
+    ``rnn = nn.RNN/LSTM/GRU(hidden, layers)`` initialized with
+    :func:`eigenrnn.init.init_rnn`, then ``nn.Linear(hidden, output_size)``
+    applied to the top layer's output at the last step (``readout="last"``; with
+    ``lengths`` the last *true* step of each padded sequence) or at every step
+    (``readout="every"``).
+
+    Args:
+        input_spec: an :class:`InputSpec` (or its dict form).
+        output_size: number of classes or regression outputs.
+        cell: ``"rnn"``, ``"lstm"`` or ``"gru"``.
+        hidden: hidden size ``H``.
+        layers: number of stacked recurrent layers.
+        nonlinearity: ``"tanh"`` or ``"relu"`` (``"rnn"`` only).
+        readout: ``"last"`` or ``"every"``.
+        init: initialization scheme name (see :func:`eigenrnn.init.schemes`).
+        init_kwargs: keyword arguments for :func:`eigenrnn.init.init_rnn`.
+        embedding_dim: embedding size for token inputs (default ``hidden``).
+        seed: seed of a fresh generator for all initial weights.
+        generator: the generator for all initial weights (at most one of
+            ``seed``/``generator``; with neither, PyTorch's global RNG is used).
+
+    Shape:
+        - x: ``(T, B)`` long tokens or ``(T, B, F)`` float features.
+        - lengths: optional ``(B,)`` true lengths (``readout="last"``).
+        - output: ``(B, output_size)`` for ``"last"``, ``(T, B, output_size)`` for ``"every"``.
+
+    >>> m = SequenceModel(InputSpec("features", 2), 1, cell="gru", hidden=8, seed=0)
+    >>> m(torch.zeros(5, 3, 2)).shape
+    torch.Size([3, 1])
+    """
+
+    def __init__(
+        self,
+        input_spec: InputSpec | Mapping[str, Any],
+        output_size: int,
+        cell: str = "gru",
+        hidden: int = 128,
+        layers: int = 1,
+        nonlinearity: str = "tanh",
+        readout: str = "last",
+        init: str = "xavier",
+        init_kwargs: Mapping[str, Any] | None = None,
+        embedding_dim: int | None = None,
+        *,
+        seed: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        if isinstance(input_spec, Mapping):
+            input_spec = InputSpec(**input_spec)
+        if not isinstance(input_spec, InputSpec):
+            raise TypeError(bad_value("input_spec", input_spec, "an InputSpec or its dict form"))
+        _check_positive_int("output_size", output_size)
+        if readout not in READOUTS:
+            raise ValueError(bad_value("readout", readout, f"one of {READOUTS}"))
+        if embedding_dim is not None:
+            if input_spec.kind != "tokens":
+                raise ValueError(bad_value("embedding_dim", embedding_dim, "None for feature inputs"))
+            _check_positive_int("embedding_dim", embedding_dim)
+        g = _resolve_generator(seed, generator)
+        self.input_spec = input_spec
+        self.readout = readout
+        self.cell = cell
+        if input_spec.kind == "tokens":
+            dim = embedding_dim or hidden
+            self.embedding: nn.Embedding | None = _embedding(input_spec.size, dim, input_spec.padding_idx, g)
+            rnn_input = dim
+        else:
+            self.embedding = None
+            rnn_input = input_spec.size
+        self.rnn = build_rnn(cell, rnn_input, hidden, layers, nonlinearity, init, init_kwargs, g)
+        self.head = _linear(hidden, output_size, True, g)
+
+    def rnn_inputs(self, x: Tensor) -> Tensor:
+        """The ``(T, B, input_size)`` tensor fed to :attr:`rnn` for model input ``x``."""
+        if self.embedding is not None:
+            if x.dtype not in (torch.int64, torch.int32):
+                raise TypeError(bad_value("x.dtype", x.dtype, "integer token ids (T, B)"))
+            return self.embedding(x)
+        if x.dim() != 3:
+            raise ValueError(bad_value("x.shape", tuple(x.shape), "(T, B, F)"))
+        return x
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        out, _ = self.rnn(self.rnn_inputs(x))
+        if self.readout == "every":
+            return self.head(out)
+        if lengths is None:
+            last = out[-1]
+        else:
+            # The state at each sequence's own last symbol; padding after it
+            # cannot influence earlier states, so no packing is needed.
+            idx = (lengths.to(out.device).long() - 1).clamp(min=0)
+            last = out.gather(0, idx.view(1, -1, 1).expand(1, -1, out.size(2))).squeeze(0)
+        return self.head(last)
+
+
+class Encoder(nn.Module):
+    """Token embedding and a recurrent layer; ``forward`` packs by length for exact final states."""
+
+    def __init__(self, embedding: nn.Embedding, rnn: nn.RNNBase) -> None:
+        super().__init__()
+        self.embedding = embedding
+        self.rnn = rnn
+
+    def forward(self, src: Tensor, lengths: Tensor) -> tuple[Tensor, Any]:
+        emb = self.embedding(src)
+        packed = pack_padded_sequence(emb, lengths.cpu(), enforce_sorted=False)
+        out, state = self.rnn(packed)
+        out, _ = pad_packed_sequence(out, total_length=src.size(0))
+        return out, state
+
+
+class Decoder(nn.Module):
+    """Recurrent decoder with Luong "general" global attention on its outputs.
+
+    ``score(h_t, h_s) = h_t^T W_a h_s``, ``c_t = sum_s softmax(score)_s h_s``,
+    ``h~_t = tanh(W_c [c_t; h_t])``, ``p(y_t) = softmax(W_o h~_t)``
+    (Luong et al. 2015, "Effective Approaches to Attention-based Neural Machine
+    Translation").  Input feeding (``h~_{t-1}`` into step ``t``) is deliberately
+    left out so that the whole teacher-forced target runs through each
+    recurrent layer in one call.
+    """
+
+    def __init__(self, embedding: nn.Embedding, rnn: nn.RNNBase, vocab_size: int, g: torch.Generator | None) -> None:
+        super().__init__()
+        hidden = rnn.hidden_size
+        self.embedding = embedding
+        self.rnn = rnn
+        self.attn = _linear(hidden, hidden, False, g)
+        self.combine = _linear(2 * hidden, hidden, False, g)
+        self.out = _linear(hidden, vocab_size, True, g)
+
+    def forward(self, tgt_in: Tensor, state: Any, memory: Tensor, keys: Tensor, src_mask: Tensor) -> tuple[Tensor, Any]:
+        """Logits ``(T, B, V)`` and the new state.
+
+        ``memory`` are the encoder outputs ``(S, B, H)``, ``keys = W_a memory``
+        and ``src_mask`` ``(B, S)`` is True at real (non-pad) source positions.
+        """
+        out, state = self.rnn(self.embedding(tgt_in), state)
+        scores = torch.einsum("tbh,sbh->bts", out, keys)
+        scores = scores.masked_fill(~src_mask[:, None, :], torch.finfo(scores.dtype).min)
+        weights = torch.softmax(scores, dim=-1)
+        context = torch.einsum("bts,sbh->tbh", weights, memory)
+        combined = torch.tanh(self.combine(torch.cat([context, out], dim=-1)))
+        return self.out(combined), state
+
+
+class Seq2Seq(nn.Module):
+    """Encoder–decoder with global attention for translation (shared subword vocabulary).
+
+    The encoder reads the source with ``encoder.rnn``; its final state starts
+    ``decoder.rnn``, whose outputs attend over the encoder outputs (see
+    :class:`Decoder`).  Both recurrent modules are initialized with
+    :func:`eigenrnn.init.init_rnn` (same scheme and kwargs).
+
+    Args:
+        vocab_size: size of the (joint) subword vocabulary.
+        pad_id, bos_id, eos_id: special token ids.
+        cell, hidden, layers, nonlinearity, init, init_kwargs: as in :class:`SequenceModel`.
+        embedding_dim: embedding size (default ``hidden``).
+        seed, generator: as in :class:`SequenceModel`.
+
+    Shape:
+        - src: ``(S, B)`` long, src_lengths ``(B,)``;
+        - tgt_in: ``(T, B)`` long, the target shifted right (starting with BOS);
+        - output: logits ``(T, B, vocab_size)``.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        pad_id: int,
+        bos_id: int,
+        eos_id: int,
+        cell: str = "gru",
+        hidden: int = 256,
+        layers: int = 1,
+        nonlinearity: str = "tanh",
+        init: str = "xavier",
+        init_kwargs: Mapping[str, Any] | None = None,
+        embedding_dim: int | None = None,
+        *,
+        seed: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        _check_positive_int("vocab_size", vocab_size)
+        for name, value in (("pad_id", pad_id), ("bos_id", bos_id), ("eos_id", eos_id)):
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < vocab_size:
+                raise ValueError(bad_value(name, value, f"an id in [0, {vocab_size})"))
+        if embedding_dim is not None:
+            _check_positive_int("embedding_dim", embedding_dim)
+        g = _resolve_generator(seed, generator)
+        dim = embedding_dim or hidden
+        self.vocab_size = vocab_size
+        self.pad_id, self.bos_id, self.eos_id = pad_id, bos_id, eos_id
+        self.cell = cell
+        # Draw order (part of the seeded contract): encoder embedding, encoder
+        # rnn, decoder embedding, decoder rnn, attention and output layers.
+        enc_embedding = _embedding(vocab_size, dim, pad_id, g)
+        self.encoder = Encoder(enc_embedding, build_rnn(cell, dim, hidden, layers, nonlinearity, init, init_kwargs, g))
+        dec_embedding = _embedding(vocab_size, dim, pad_id, g)
+        dec_rnn = build_rnn(cell, dim, hidden, layers, nonlinearity, init, init_kwargs, g)
+        self.decoder = Decoder(dec_embedding, dec_rnn, vocab_size, g)
+
+    def encode(self, src: Tensor, src_lengths: Tensor) -> tuple[Tensor, Tensor, Tensor, Any]:
+        """Encoder outputs, attention keys, source mask ``(B, S)`` and the final state."""
+        memory, state = self.encoder(src, src_lengths)
+        keys = self.decoder.attn(memory)
+        positions = torch.arange(src.size(0), device=src.device)
+        mask = positions[None, :] < src_lengths.to(src.device)[:, None]
+        return memory, keys, mask, state
+
+    def forward(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor) -> Tensor:
+        memory, keys, mask, state = self.encode(src, src_lengths)
+        logits, _ = self.decoder(tgt_in, state, memory, keys, mask)
+        return logits
+
+    def _max_steps(self, src_lengths: Tensor, max_len: int | None) -> int:
+        natural = int(src_lengths.max()) * 2 + 10
+        return natural if max_len is None else min(natural, _check_positive_int("max_len", max_len))
+
+    @torch.no_grad()
+    def greedy(self, src: Tensor, src_lengths: Tensor, max_len: int | None = None) -> list[list[int]]:
+        """Greedy decoding of a batch; returns the token ids of each output, without BOS/EOS.
+
+        ``max_len`` caps the number of generated tokens (default ``2 * max(src_len) + 10``).
+        """
+        memory, keys, mask, state = self.encode(src, src_lengths)
+        batch = src.size(1)
+        prev = torch.full((1, batch), self.bos_id, dtype=torch.long, device=src.device)
+        done = torch.zeros(batch, dtype=torch.bool, device=src.device)
+        steps = []
+        for _ in range(self._max_steps(src_lengths, max_len)):
+            logits, state = self.decoder(prev, state, memory, keys, mask)
+            prev = logits.argmax(-1)
+            steps.append(prev[0])
+            done |= prev[0] == self.eos_id
+            if bool(done.all()):
+                break
+        ids = torch.stack(steps, 1).tolist() if steps else [[] for _ in range(batch)]
+        return [_until_eos(row, self.eos_id) for row in ids]
+
+    @torch.no_grad()
+    def beam_search(
+        self, src: Tensor, src_lengths: Tensor, beam_size: int = 5, max_len: int | None = None, length_penalty: float = 0.6
+    ) -> list[list[int]]:
+        """Beam search, one sentence at a time; returns token ids without BOS/EOS.
+
+        Finished hypotheses are ranked by ``log p / lp(len)`` with the GNMT length
+        penalty ``lp(n) = ((5 + n) / 6) ** length_penalty`` (Wu et al. 2016).
+        ``beam_size=1`` equals :meth:`greedy`.
+        """
+        _check_positive_int("beam_size", beam_size)
+        if beam_size == 1:
+            return self.greedy(src, src_lengths, max_len)
+        return [
+            self._beam_one(src[: int(src_lengths[b]), b : b + 1], src_lengths[b : b + 1], beam_size, max_len, length_penalty)
+            for b in range(src.size(1))
+        ]
+
+    def _beam_one(self, src: Tensor, src_len: Tensor, k: int, max_len: int | None, alpha: float) -> list[int]:
+        memory, keys, mask, state = self.encode(src, src_len)
+        device = src.device
+        hyps: list[list[int]] = [[]]
+        scores = torch.zeros(1, device=device)
+        prev = torch.full((1, 1), self.bos_id, dtype=torch.long, device=device)
+        finished: list[tuple[float, list[int]]] = []
+        steps = self._max_steps(src_len, max_len)
+        for t in range(steps):
+            n = len(hyps)
+            logits, state = self.decoder(
+                prev, state, memory.expand(-1, n, -1), keys.expand(-1, n, -1), mask.expand(n, -1)
+            )
+            logp = torch.log_softmax(logits[0].float(), dim=-1)  # (n, V)
+            total = (scores[:, None] + logp).view(-1)
+            top_scores, top_idx = total.topk(min(2 * k, total.numel()))
+            beams, tokens = top_idx // self.vocab_size, top_idx % self.vocab_size
+            keep_b, keep_t, keep_s = [], [], []
+            for s, b, tok in zip(top_scores.tolist(), beams.tolist(), tokens.tolist()):
+                if tok == self.eos_id or t == steps - 1:
+                    seq = hyps[b] if tok == self.eos_id else hyps[b] + [tok]
+                    finished.append((s / _length_penalty(len(seq) + 1, alpha), seq))
+                else:
+                    keep_b.append(b)
+                    keep_t.append(tok)
+                    keep_s.append(s)
+                if len(keep_b) == k:
+                    break
+            best_finished = max((f[0] for f in finished), default=-math.inf)
+            # Scores only fall as hypotheses grow, so once the best live one (even
+            # with the most favourable penalty) cannot win, stop.
+            if not keep_b or (len(finished) >= k and keep_s[0] / _length_penalty(steps + 1, alpha) < best_finished):
+                break
+            index = torch.tensor(keep_b, device=device)
+            hyps = [hyps[b] + [tok] for b, tok in zip(keep_b, keep_t)]
+            scores = torch.tensor(keep_s, device=device)
+            prev = torch.tensor([keep_t], dtype=torch.long, device=device)
+            state = tuple(s.index_select(1, index) for s in state) if isinstance(state, tuple) else state.index_select(1, index)
+        if not finished:
+            return hyps[0]
+        return max(finished, key=lambda f: f[0])[1]
+
+
+def _length_penalty(length: int, alpha: float) -> float:
+    return ((5 + length) / 6) ** alpha
+
+
+def _until_eos(ids: list[int], eos: int) -> list[int]:
+    return ids[: ids.index(eos)] if eos in ids else ids
