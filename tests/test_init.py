@@ -9,7 +9,6 @@ from torch import nn
 
 from eigenrnn import init_rnn, recurrent_blocks, schemes
 from eigenrnn.init import (
-    DEFAULT_SPECTRUM,
     chain_,
     eigen_,
     irnn_,
@@ -17,7 +16,7 @@ from eigenrnn.init import (
     rescaled_glorot_scale,
     sp_,
 )
-from eigenrnn.spectrum import Spectrum
+from eigenrnn.spectrum import Spectrum, default_preset, preset_names, preset_spectrum
 
 GATES = {"rnn": "h", "lstm": "ifgo", "gru": "rzn"}
 
@@ -29,10 +28,47 @@ def gen(seed: int = 0) -> torch.Generator:
 # ---------------------------------------------------------------- single tensors
 
 
-def test_eigen_default_spectrum_is_respected():
+def test_eigen_default_is_the_default_preset():
+    spectrum = preset_spectrum(default_preset())
     w = eigen_(torch.empty(64, 64, dtype=torch.float64), generator=gen())
     moduli = torch.linalg.eigvals(w).abs()
-    assert moduli.min() >= DEFAULT_SPECTRUM.r_min - 1e-9 and moduli.max() <= DEFAULT_SPECTRUM.r_max + 1e-9
+    assert moduli.min() >= spectrum.r_min - 1e-9 and moduli.max() <= spectrum.r_max + 1e-9
+    explicit = eigen_(torch.empty(64, 64, dtype=torch.float64), spectrum, generator=gen())
+    assert torch.equal(w, explicit)
+
+
+@pytest.mark.parametrize("name", preset_names())
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_presets_are_valid_spectra_giving_finite_matrices(name, cell):
+    per_gate = preset_spectrum(name, cell)
+    assert set(per_gate) == set(GATES[cell])
+    module = build(cell).double()
+    init_rnn(module, "eigen", preset=name, generator=gen())
+    for block in recurrent_blocks(module):
+        spectrum = per_gate[block.gate]
+        assert isinstance(spectrum, Spectrum)
+        assert torch.isfinite(block.matrix()).all()
+        moduli = torch.linalg.eigvals(block.matrix()).abs()
+        assert moduli.min() >= spectrum.r_min - 1e-9 and moduli.max() <= spectrum.r_max + 1e-9
+
+
+def test_partial_gate_mapping_takes_the_default_preset_for_other_gates():
+    lstm = nn.LSTM(3, 32).double()
+    init_rnn(lstm, "eigen", spectrum={"f": Spectrum(radius=(0.97, 0.97))}, generator=gen())
+    defaults = preset_spectrum(default_preset(), "lstm")
+    for block in recurrent_blocks(lstm):
+        moduli = torch.linalg.eigvals(block.matrix()).abs()
+        if block.gate == "f":
+            assert torch.allclose(moduli, torch.full_like(moduli, 0.97))
+        else:
+            assert moduli.max() <= defaults[block.gate].r_max + 1e-9
+
+
+def test_unknown_preset_and_spectrum_with_preset_are_refused():
+    with pytest.raises(ValueError, match="preset: got 'speech'"):
+        eigen_(torch.empty(4, 4), preset="speech")
+    with pytest.raises(ValueError, match="preset"):
+        init_rnn(nn.GRU(2, 4), "eigen", preset="classification", spectrum=Spectrum())
 
 
 def test_sp_is_symmetric_positive_definite_with_unit_radius():

@@ -60,10 +60,12 @@ def test_sampled_eigenvalues_respect_the_spectrum(spectrum, n, seed):
     assert torch.all(lam[nonzero].angle().abs() <= spectrum.max_phase + 1e-12)
     # closed under conjugation: the set equals its conjugate
     assert max_matching_error(lam, lam.conj()) < 1e-12
+    # A pair's phase can be so small that its imaginary part is exactly zero.
+    degenerate = spectrum.max_phase < 1e-6 or spectrum.r_max < 1e-6
     n_real = int((lam.imag == 0).sum())
     expected = round(spectrum.real_fraction * n)
-    assert abs(n_real - expected) <= 1 or spectrum.max_phase == 0 or spectrum.r_max == 0
-    assert (n - n_real) % 2 == 0 or spectrum.max_phase == 0 or spectrum.r_max == 0
+    assert degenerate or abs(n_real - expected) <= 1
+    assert degenerate or (n - n_real) % 2 == 0
 
 
 def test_real_fraction_one_gives_only_real_eigenvalues():
