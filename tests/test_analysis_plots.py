@@ -105,3 +105,12 @@ def test_bad_series_are_rejected():
         plot_eigenvalues([1, 2])
     with pytest.raises(TypeError, match="curves"):
         plot_decay_curves({})
+
+
+def test_histogram_density_integrates_to_one():
+    init, trained = _spectra()
+    fig = plot_modulus_histogram({"init": init, "trained": trained}, bins=10, density=True)
+    assert fig.axes[0].get_ylabel() == "density"
+    for container in fig.axes[0].containers:
+        area = sum(p.get_height() * p.get_width() for p in container)
+        assert abs(area - 1.0) < 1e-9

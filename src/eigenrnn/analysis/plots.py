@@ -89,13 +89,16 @@ def plot_eigenvalues(spectra: Mapping[str, Any], *, title: str = "Eigenvalues") 
     return fig
 
 
-def plot_modulus_histogram(spectra: Mapping[str, Any], *, bins: int = 30, title: str = "Eigenvalue moduli") -> Any:
+def plot_modulus_histogram(
+    spectra: Mapping[str, Any], *, bins: int = 30, title: str = "Eigenvalue moduli", density: bool = False
+) -> Any:
     """Histogram of |λ| per entry, with the stability boundary |λ| = 1 marked.
 
     Args:
         spectra: ``{label: complex values (n,)}``.
         bins: number of bins shared by all entries.
         title: figure title.
+        density: normalize each entry to unit area, to compare sets of different sizes.
     """
     spectra = _check_mapping(spectra, "spectra")
     moduli = {label: np.abs(_numpy(v, f"spectra[{label!r}]", complex_=True).ravel()) for label, v in spectra.items()}
@@ -104,10 +107,10 @@ def plot_modulus_histogram(spectra: Mapping[str, Any], *, bins: int = 30, title:
     fig = _figure(6.0, 4.0)
     ax = fig.add_subplot()
     for label, m in moduli.items():
-        ax.hist(m[np.isfinite(m)], bins=edges, alpha=0.55, label=label)
+        ax.hist(m[np.isfinite(m)], bins=edges, alpha=0.55, label=f"{label} (n={m.size})", density=density)
     ax.axvline(1.0, color="k", ls="--", lw=1, label="|λ| = 1")
     ax.set_xlabel("|λ|")
-    ax.set_ylabel("count")
+    ax.set_ylabel("density" if density else "count")
     ax.set_title(title)
     ax.legend(fontsize="small")
     return fig

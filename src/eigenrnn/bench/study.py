@@ -435,7 +435,8 @@ def write_figures(runs: Sequence[RunSpectra], root: Path, figures: Path) -> list
                 hist[ttype] = trained
         if hist:
             name = f"hist_{cell}.png"
-            save_figure(plot_modulus_histogram(hist, title=f"{cell.upper()}: |λ| of trained networks, all gates"), figures / name)
+            title = f"{cell.upper()}: |λ| of well-trained networks, all gates"
+            save_figure(plot_modulus_histogram(hist, title=title, density=True), figures / name)
             written.append(name)
     # One trajectory figure per task type: the first well-trained GRU (else any) run.
     for ttype in TASK_TYPES:
