@@ -146,7 +146,7 @@ class CellDecay:
         return {
             "task": self.task,
             "cell": self.cell,
-            "init": self.init,
+            "init_scheme": self.init,
             "run_dir": self.run_dir,
             "w_block": f"{self.gate} ({_GATE_NAMES[self.cell]})",
             "state": "(h, c)" if self.cell == "lstm" else "h",

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from eigenrnn.bench.profiles import RunSpec
+from eigenrnn.bench.runner import git_commit, hardware, run_grid
 from eigenrnn.errors import EigenRNNError, bad_value
 from eigenrnn.io import atomic_write_json, atomic_write_text
 
@@ -521,29 +522,15 @@ def markdown(result: Mapping[str, Any], figures: Sequence[str]) -> str:
 
 
 def _commit() -> str:
-    import subprocess
-
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10,
-                             cwd=Path(__file__).resolve().parent)
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
+    info = git_commit()
+    if not info["commit"]:
         return "unknown"
+    return info["commit"][:7] + (" (with uncommitted changes)" if info["dirty"] else "")
 
 
 def _hardware() -> str:
-    import platform
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return f"{cpu}, {os.cpu_count()} cores, {gpu}, torch {torch.__version__}"
+    hw = hardware()
+    return f"{hw['cpu']}, {hw['cores']} cores, {hw['cuda'] or 'no GPU'}, torch {hw['torch']}"
 
 
 def run_study(profile: str, out: str | os.PathLike, *, workers: int | None = None, progress: bool = True) -> dict[str, Any]:
@@ -551,8 +538,6 @@ def run_study(profile: str, out: str | os.PathLike, *, workers: int | None = Non
 
     Returns the result dictionary also written to ``out/summary.json``.
     """
-    from eigenrnn.bench.runner import run_grid
-
     out = Path(out)
     specs = study_grid(profile)
     sweep = run_grid(specs, out / "runs", workers=workers, progress=progress, train_fn=train_with_init_snapshot)
