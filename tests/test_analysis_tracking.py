@@ -156,3 +156,17 @@ def test_plugs_into_the_trainer_and_resumes(tmp_path):
     assert np.array_equal(second.spectra["rnn.l0.fwd.n"][: len(first.steps)], first.spectra["rnn.l0.fwd.n"])
     assert json.loads((out / "summary.json").read_text())  # the run finished
     assert not any(p.name.endswith(".tmp") for p in Path(out).iterdir())
+
+
+def test_tracker_without_model_attaches_to_the_trainer(tmp_path):
+    from eigenrnn.train import TrainConfig, train
+
+    tracker = SpectrumTracker(every=2)
+    with pytest.raises(ValueError, match="model"):
+        tracker.snapshot(0)
+    config = TrainConfig.from_dict({"task": "tomita4", "hidden": 4, "epochs": 1, "train_size": 32, "val_size": 16,
+                                    "test_size": 16, "batch_size": 8, "device": "cpu", "out": str(tmp_path / "run")})
+    train(config, callbacks=[tracker], progress=False)
+    loaded = SpectrumTracker.load(tmp_path / "run" / "spectra.npz")
+    assert loaded.steps[0] == 0 and loaded.steps[-1] == 4
+    assert sorted(loaded.spectra) == ["rnn.l0.fwd.n", "rnn.l0.fwd.r", "rnn.l0.fwd.z"]

@@ -60,7 +60,9 @@ class SpectrumTracker:
 
     Args:
         model: the module whose recurrent blocks are tracked
-            (see :func:`eigenrnn.init.recurrent_blocks`).
+            (see :func:`eigenrnn.init.recurrent_blocks`); ``None`` takes
+            ``trainer.model`` at ``on_train_start``, so a tracker can be passed
+            to :func:`eigenrnn.train.train` before the model exists.
         every: snapshot period in optimizer steps, ``>= 1``.
         path: output file; ``None`` means ``<trainer.run_dir>/spectra.npz``.
 
@@ -69,28 +71,37 @@ class SpectrumTracker:
     ['l0.fwd.n', 'l0.fwd.r', 'l0.fwd.z']
     """
 
-    def __init__(self, model: nn.Module, every: int = 100, path: str | os.PathLike | None = None) -> None:
-        from eigenrnn.init import recurrent_blocks
-
-        if not isinstance(model, nn.Module):
-            raise TypeError(bad_value("model", type(model).__name__, "a torch.nn.Module"))
+    def __init__(self, model: nn.Module | None = None, every: int = 100, path: str | os.PathLike | None = None) -> None:
+        if model is not None and not isinstance(model, nn.Module):
+            raise TypeError(bad_value("model", type(model).__name__, "a torch.nn.Module or None"))
         try:
             every = operator.index(every)
         except TypeError:
             raise TypeError(bad_value("every", every, "a positive int")) from None
         if every < 1:
             raise ValueError(bad_value("every", every, "a positive int"))
-        self.model = model
         self.every = every
         self.path = None if path is None else Path(path)
-        self._blocks = recurrent_blocks(model)
         self._steps: list[int] = []
-        self._values: dict[str, list[np.ndarray]] = {block.key: [] for block in self._blocks}
+        self._blocks: list = []
+        self._values: dict[str, list[np.ndarray]] = {}
+        self.model: nn.Module | None = None
+        if model is not None:
+            self._attach(model)
+
+    def _attach(self, model: nn.Module) -> None:
+        from eigenrnn.init import recurrent_blocks
+
+        self.model = model
+        self._blocks = recurrent_blocks(model)
+        self._values = {block.key: [] for block in self._blocks}
 
     # -- recording ---------------------------------------------------------
 
     def snapshot(self, step: int) -> None:
         """Record the current eigenvalues of every block under ``step`` (replacing a snapshot of that step)."""
+        if self.model is None:
+            raise ValueError(bad_value("model", None, "a model: pass one to SpectrumTracker or use it as a trainer callback"))
         step = operator.index(step)
         if self._steps and step <= self._steps[-1]:
             self._truncate(step)
@@ -173,6 +184,8 @@ class SpectrumTracker:
     # -- trainer callback --------------------------------------------------
 
     def on_train_start(self, trainer: Any) -> None:
+        if self.model is None:
+            self._attach(trainer.model)
         if self.path is None:
             self.path = Path(trainer.run_dir) / "spectra.npz"
         step = int(trainer.step)

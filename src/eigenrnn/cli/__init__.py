@@ -53,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("eigenrnn: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) went away; stop quietly like other CLI tools.
+        sys.stderr.close()
+        return 141
     except (EigenRNNError, ValueError, TypeError, FileNotFoundError) as exc:
         if os.environ.get("EIGENRNN_DEBUG"):
             raise

@@ -489,8 +489,12 @@ class Trainer:
         raise _Diverged(
             f"training diverged: the loss became {value} in epoch {self.epoch + 1} (step {self.step}) "
             f"with {self.config.optimizer} lr={self.config.lr}; "
-            f"the last good checkpoint is {self.run_dir / 'checkpoint.pt'} "
-            "(try a lower --lr or gradient clipping)"
+            + (
+                f"the last good checkpoint is kept at {checkpoint}"
+                if (checkpoint := self.run_dir / "checkpoint.pt").is_file()
+                else "no epoch had finished, so there is no checkpoint"
+            )
+            + "; to retry with a lower --lr or stronger clipping, use a new --out"
         )
 
     @torch.no_grad()
