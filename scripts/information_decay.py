@@ -29,9 +29,6 @@ import argparse
 import datetime
 import json
 import math
-import os
-import platform
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +47,7 @@ from eigenrnn.analysis import (
     save_figure,
 )
 from eigenrnn.analysis.trajectory import layer_trajectory
+from eigenrnn.bench.runner import git_commit, hardware
 from eigenrnn.errors import EigenRNNError, bad_value
 from eigenrnn.init import recurrent_blocks
 from eigenrnn.io import atomic_write_json
@@ -438,24 +436,13 @@ def plot_spectra(results: Sequence[CellDecay], task: str) -> Any:
 
 
 def _commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True,
-                             cwd=Path(__file__).resolve().parent)
-        return out.stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+    sha = git_commit()["commit"]
+    return sha[:7] if sha else "unknown"
 
 
 def _hardware() -> str:
-    model = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores, torch {torch.__version__}"
+    hw = hardware()
+    return f"{hw['cpu']}, {hw['cores']} cores, torch {hw['torch']}"
 
 
 def write_outputs(results: Sequence[CellDecay], out: str | Path, *, command: str, runs_dir: str | Path) -> list[Path]:
