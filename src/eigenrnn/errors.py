@@ -31,3 +31,16 @@ def bad_value(argument: str, value: object, allowed: str) -> str:
     "scheme: got 'foo'; expected one of 'xavier', 'eigen'"
     """
     return f"{argument}: got {value!r}; expected {allowed}"
+
+
+def check_int(argument: str, value: object, minimum: int = 1) -> int:
+    """Return ``value`` if it is an int (not a bool) ``>= minimum``, else raise ValueError.
+
+    >>> check_int("hidden", 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: hidden: got 0; expected a positive int
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(bad_value(argument, value, "a positive int" if minimum == 1 else f"an int >= {minimum}"))
+    return value

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from eigenrnn.errors import bad_value
+from eigenrnn.errors import bad_value, check_int
 
 CELLS = ("rnn", "lstm", "gru")
 NONLINEARITIES = ("tanh", "relu")
@@ -49,8 +49,7 @@ class InputSpec:
     def __post_init__(self) -> None:
         if self.kind not in ("tokens", "features"):
             raise ValueError(bad_value("InputSpec.kind", self.kind, "'tokens' or 'features'"))
-        if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 1:
-            raise ValueError(bad_value("InputSpec.size", self.size, "a positive int"))
+        check_int("InputSpec.size", self.size)
         if self.padding_idx is not None:
             if self.kind != "tokens":
                 raise ValueError(bad_value("InputSpec.padding_idx", self.padding_idx, "None for features"))
@@ -59,12 +58,6 @@ class InputSpec:
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "size": self.size, "padding_idx": self.padding_idx}
-
-
-def _check_positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(bad_value(name, value, "a positive int"))
-    return value
 
 
 def _resolve_generator(seed: int | None, generator: torch.Generator | None) -> torch.Generator | None:
@@ -134,8 +127,8 @@ def build_rnn(
         raise ValueError(bad_value("nonlinearity", nonlinearity, f"one of {NONLINEARITIES}"))
     if cell != "rnn" and nonlinearity != "tanh":
         raise ValueError(bad_value("nonlinearity", nonlinearity, f"'tanh' for cell {cell!r} (only 'rnn' takes 'relu')"))
-    _check_positive_int("hidden", hidden)
-    _check_positive_int("layers", layers)
+    check_int("hidden", hidden)
+    check_int("layers", layers)
     kwargs: dict[str, Any] = {"num_layers": layers, "batch_first": False}
     if cell == "rnn":
         kwargs["nonlinearity"] = nonlinearity
@@ -206,13 +199,13 @@ class SequenceModel(nn.Module):
             input_spec = InputSpec(**input_spec)
         if not isinstance(input_spec, InputSpec):
             raise TypeError(bad_value("input_spec", input_spec, "an InputSpec or its dict form"))
-        _check_positive_int("output_size", output_size)
+        check_int("output_size", output_size)
         if readout not in READOUTS:
             raise ValueError(bad_value("readout", readout, f"one of {READOUTS}"))
         if embedding_dim is not None:
             if input_spec.kind != "tokens":
                 raise ValueError(bad_value("embedding_dim", embedding_dim, "None for feature inputs"))
-            _check_positive_int("embedding_dim", embedding_dim)
+            check_int("embedding_dim", embedding_dim)
         g = _resolve_generator(seed, generator)
         self.input_spec = input_spec
         self.readout = readout
@@ -341,12 +334,12 @@ class Seq2Seq(nn.Module):
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
-        _check_positive_int("vocab_size", vocab_size)
+        check_int("vocab_size", vocab_size)
         for name, value in (("pad_id", pad_id), ("bos_id", bos_id), ("eos_id", eos_id)):
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < vocab_size:
                 raise ValueError(bad_value(name, value, f"an id in [0, {vocab_size})"))
         if embedding_dim is not None:
-            _check_positive_int("embedding_dim", embedding_dim)
+            check_int("embedding_dim", embedding_dim)
         g = _resolve_generator(seed, generator)
         dim = embedding_dim or hidden
         self.vocab_size = vocab_size
@@ -375,7 +368,7 @@ class Seq2Seq(nn.Module):
 
     def _max_steps(self, src_lengths: Tensor, max_len: int | None) -> int:
         natural = int(src_lengths.max()) * 2 + 10
-        return natural if max_len is None else min(natural, _check_positive_int("max_len", max_len))
+        return natural if max_len is None else min(natural, check_int("max_len", max_len))
 
     @torch.no_grad()
     def greedy(self, src: Tensor, src_lengths: Tensor, max_len: int | None = None) -> list[list[int]]:
@@ -408,7 +401,7 @@ class Seq2Seq(nn.Module):
         penalty ``lp(n) = ((5 + n) / 6) ** length_penalty`` (Wu et al. 2016).
         ``beam_size=1`` equals :meth:`greedy`.
         """
-        _check_positive_int("beam_size", beam_size)
+        check_int("beam_size", beam_size)
         if beam_size == 1:
             return self.greedy(src, src_lengths, max_len)
         return [

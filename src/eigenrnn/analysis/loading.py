@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from eigenrnn.errors import CheckpointError, EigenRNNError, bad_value
+from eigenrnn.errors import CheckpointError, EigenRNNError, bad_value, check_int
 
 __all__ = ["CELLS", "NONLINEARITIES", "load_plain_rnn", "check_finite"]
 
@@ -73,8 +73,7 @@ def load_plain_rnn(
     """
     if cell not in CELLS:
         raise ValueError(bad_value("--cell", cell, f"one of {', '.join(CELLS)}"))
-    if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1:
-        raise ValueError(bad_value("--hidden", hidden, "a positive int"))
+    check_int("--hidden", hidden)
     if nonlinearity is not None and cell != "rnn":
         raise ValueError(bad_value("--nonlinearity", nonlinearity, f"nothing for --cell {cell} (vanilla rnn only)"))
     if nonlinearity is not None and nonlinearity not in NONLINEARITIES:

@@ -21,7 +21,7 @@ from typing import Any, Callable, Literal, Mapping
 import torch
 from torch import Tensor
 
-from eigenrnn.errors import bad_value
+from eigenrnn.errors import bad_value, check_int
 from eigenrnn.models import InputSpec
 
 Kind = Literal["classification", "regression", "seq2seq"]
@@ -196,8 +196,7 @@ class Task:
 
         Multi30k needs the run's ``tokenizer`` (saved with its checkpoint).
         """
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(bad_value("n", n, "a positive int"))
+        check_int("n", n)
         if self.kind == "seq2seq":
             if tokenizer is None:
                 raise ValueError(bad_value("tokenizer", None, "the run's tokenizer for multi30k example inputs"))
@@ -385,16 +384,16 @@ def _regression_task(name: str, readout: str, features: int, target: float, opti
 def _adding_task(length: int = 100) -> Task:
     # Always answering 1 scores MSE 1/6 (the variance of a sum of two U(0,1));
     # 0.01 is the usual "solved" line (Le et al. 2015 plot MSE against it).
-    return _regression_task("adding", "last", 2, 0.01, {"length": _positive("length", length)})
+    return _regression_task("adding", "last", 2, 0.01, {"length": check_int("length", length)})
 
 
 def _sine_task(length: int = 100) -> Task:
-    return _regression_task("sine", "every", 1, 1e-3, {"length": _positive("length", length)})
+    return _regression_task("sine", "every", 1, 1e-3, {"length": check_int("length", length)})
 
 
 def _mackey_glass_task(length: int = 100, tau: int = 17) -> Task:
     return _regression_task(
-        "mackey-glass", "every", 1, 1e-3, {"length": _positive("length", length), "tau": _positive("tau", tau)}
+        "mackey-glass", "every", 1, 1e-3, {"length": check_int("length", length), "tau": check_int("tau", tau)}
     )
 
 
@@ -402,9 +401,9 @@ def _copy_task(delay: int = 100, n_symbols: int = 8, copy_len: int = 10) -> Task
     from eigenrnn.tasks import synthetic
 
     options = {
-        "delay": _positive("delay", delay),
-        "n_symbols": _positive("n_symbols", n_symbols),
-        "copy_len": _positive("copy_len", copy_len),
+        "delay": check_int("delay", delay),
+        "n_symbols": check_int("n_symbols", n_symbols),
+        "copy_len": check_int("copy_len", copy_len),
     }
     # Inputs and targets share the token ids: data symbols, blank and delimiter.
     vocab = synthetic.copy_memory_vocab(n_symbols).vocab_size
@@ -490,7 +489,7 @@ def _multi30k_examples(task: Task, n: int, seed: int, tokenizer: Any) -> Tensor:
 
 
 def _multi30k_task(data_dir: str | None = None, vocab_size: int = 8000, max_len: int = 64) -> Task:
-    options = {"data_dir": data_dir, "vocab_size": _positive("vocab_size", vocab_size), "max_len": _positive("max_len", max_len)}
+    options = {"data_dir": data_dir, "vocab_size": check_int("vocab_size", vocab_size), "max_len": check_int("max_len", max_len)}
     return Task(
         name="multi30k",
         kind="seq2seq",
@@ -513,16 +512,10 @@ def _multi30k_task(data_dir: str | None = None, vocab_size: int = 8000, max_len:
 # The registry
 # --------------------------------------------------------------------------
 
-def _positive(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(bad_value(name, value, "a positive int"))
-    return value
-
-
 def _tomita_factory(k: int) -> Callable[..., Task]:
     def factory(per_length: int | None = None) -> Task:
         if per_length is not None:
-            _positive("per_length", per_length)
+            check_int("per_length", per_length)
         return _tomita_task(k, per_length)
 
     return factory

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from eigenrnn.errors import bad_value
+from eigenrnn.errors import bad_value, check_int
 
 __all__ = [
     "adding",
@@ -29,11 +29,6 @@ __all__ = [
     "mackey_glass",
     "mackey_glass_series",
 ]
-
-
-def _check_int(name: str, value: int, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(bad_value(name, value, f"an int >= {minimum}"))
 
 
 def _check_positive(name: str, value: float) -> None:
@@ -69,8 +64,8 @@ def adding(n: int, length: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     >>> x.shape, y.shape, x[..., 1].sum(0).tolist()
     (torch.Size([10, 4, 2]), torch.Size([4, 1]), [2.0, 2.0, 2.0, 2.0])
     """
-    _check_int("n", n, 1)
-    _check_int("length", length, 2)
+    check_int("n", n)
+    check_int("length", length, 2)
     g = _generator(seed)
     values = torch.rand(length, n, generator=g)
     half = length // 2
@@ -104,7 +99,7 @@ def copy_memory_vocab(n_symbols: int = 8) -> CopyMemoryVocab:
     >>> copy_memory_vocab(8).vocab_size
     10
     """
-    _check_int("n_symbols", n_symbols, 1)
+    check_int("n_symbols", n_symbols)
     return CopyMemoryVocab(n_symbols=n_symbols, blank=0, delimiter=n_symbols + 1, vocab_size=n_symbols + 2)
 
 
@@ -137,9 +132,9 @@ def copy_memory(
     >>> x.shape, bool(torch.equal(y[-3:], x[:3]))
     (torch.Size([11, 2]), True)
     """
-    _check_int("n", n, 1)
-    _check_int("delay", delay, 1)
-    _check_int("copy_len", copy_len, 1)
+    check_int("n", n)
+    check_int("delay", delay)
+    check_int("copy_len", copy_len)
     vocab = copy_memory_vocab(n_symbols)
     g = _generator(seed)
     total = copy_len + delay + copy_len
@@ -161,9 +156,9 @@ def copy_memory_baseline(delay: int, n_symbols: int = 8, copy_len: int = 10) -> 
     >>> round(copy_memory_baseline(100), 4)
     0.1733
     """
-    _check_int("delay", delay, 1)
-    _check_int("n_symbols", n_symbols, 1)
-    _check_int("copy_len", copy_len, 1)
+    check_int("delay", delay)
+    check_int("n_symbols", n_symbols)
+    check_int("copy_len", copy_len)
     return copy_len * math.log(n_symbols) / (2 * copy_len + delay)
 
 
@@ -208,9 +203,9 @@ def sine_mixture(
     >>> bool(torch.equal(x[1:], y[:-1]))
     True
     """
-    _check_int("n", n, 1)
-    _check_int("length", length, 1)
-    _check_int("n_components", n_components, 1)
+    check_int("n", n)
+    check_int("length", length)
+    check_int("n_components", n_components)
     _check_positive("min_period", min_period)
     _check_positive("max_period", max_period)
     if max_period < min_period:
@@ -260,7 +255,7 @@ def mackey_glass_series(
     Returns:
         float64 array ``(length,)``.
     """
-    _check_int("length", length, 1)
+    check_int("length", length)
     for name, value in (("tau", tau), ("beta", beta), ("gamma", gamma), ("exponent", exponent),
                         ("dt", dt), ("sample_interval", sample_interval), ("x0", x0)):
         _check_positive(name, value)
@@ -320,11 +315,11 @@ def mackey_glass(
     Returns:
         ``(x, y)``: float32 ``(T, n, 1)``; ``y[t] = x[t + 1]``.
     """
-    _check_int("n", n, 1)
-    _check_int("length", length, 1)
+    check_int("n", n)
+    check_int("length", length)
     if series_length is None:
         series_length = max(5000, 4 * (length + 1))
-    _check_int("series_length", series_length, length + 1)
+    check_int("series_length", series_length, length + 1)
     g = _generator(seed)
     series = torch.from_numpy(mackey_glass_series(series_length, tau, dt=dt))
     series = (series - series.mean()) / series.std()
