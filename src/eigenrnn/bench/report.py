@@ -26,7 +26,7 @@ import numpy as np
 from eigenrnn.bench import stats
 from eigenrnn.bench.profiles import CELLS, SUITES
 from eigenrnn.errors import EigenRNNError
-from eigenrnn.io import atomic_directory, atomic_write_json, atomic_write_text
+from eigenrnn.io import atomic_directory, atomic_write_json, atomic_write_text, check_output
 
 REFERENCE = "eigen"
 METRICS = {"test_metric": "test", "generalisation_metric": "length-generalisation"}
@@ -126,9 +126,16 @@ def render_markdown(numbers: dict, header: dict, figures: dict[str, list[str]]) 
     return "\n".join(out)
 
 
-def write_report(root: str | os.PathLike, out: str | os.PathLike, *, rtol: float = stats.TIE_RTOL) -> Path:
-    """Write ``report.md``, ``report.json`` and ``figures/`` for the sweep at ``root`` into ``out``."""
+def write_report(
+    root: str | os.PathLike, out: str | os.PathLike, *, rtol: float = stats.TIE_RTOL, overwrite: bool = False
+) -> Path:
+    """Write ``report.md``, ``report.json`` and ``figures/`` for the sweep at ``root`` into ``out``.
+
+    ``out`` must pass :func:`eigenrnn.io.check_output` (``overwrite`` replaces an
+    earlier report there); it is written atomically and marked as a report.
+    """
     root = Path(root)
+    check_output(out, "report", inputs=(root,), force=overwrite, legacy=("report.json",))
     records, failed = stats.load_runs(root)
     if not records:
         raise EigenRNNError(
@@ -137,7 +144,7 @@ def write_report(root: str | os.PathLike, out: str | os.PathLike, *, rtol: float
         )
     numbers = aggregate(records, rtol=rtol)
     header = _header(root, records, failed)
-    with atomic_directory(out) as tmp:
+    with atomic_directory(out, overwrite=overwrite, marker="report") as tmp:
         figures = {}
         for family, fam in numbers["families"].items():
             for task in fam["tasks"]:

@@ -9,6 +9,7 @@ from dataclasses import asdict
 from eigenrnn.bench import profiles
 from eigenrnn.bench.runner import inapplicable, plan, run_grid, validate, write_bench_json
 from eigenrnn.errors import bad_value
+from eigenrnn.io import check_output, directory_lock, mark_output
 
 
 def register(sub) -> None:
@@ -49,6 +50,7 @@ def run(args) -> int:
         runs = sum(s.scheme == scheme and excluded.get(s.path) == reason for s in specs)
         print(f"bench: not running {runs} {scheme} runs, the scheme refuses the model: {reason}", file=sys.stderr)
     runnable = [s for s in specs if s.path not in excluded]
+    check_output(args.out, "bench", mode="resume", legacy=("bench.json",))
     if args.dry_run:
         states = plan(runnable, args.out)
         print(profiles.budgets_markdown(args.profile))
@@ -63,9 +65,11 @@ def run(args) -> int:
     budgets = {name: asdict(profiles.budget(name, args.profile)) for name in names}
     record = dict(suite=args.suite, profile=args.profile, specs=specs, budgets=budgets,
                   workers=workers, excluded=excluded)
-    started = write_bench_json(args.out, **record)
-    result = run_grid(runnable, args.out, workers=workers)
-    write_bench_json(args.out, **record, counts=result.counts, started=started)
+    with directory_lock(args.out):
+        mark_output(args.out, "bench")
+        started = write_bench_json(args.out, **record)
+        result = run_grid(runnable, args.out, workers=workers)
+        write_bench_json(args.out, **record, counts=result.counts, started=started)
     counts = result.counts
     print(f"bench: {len(runnable)} runs: {counts['finished']} finished, {counts['skipped']} skipped "
           f"(done before), {counts['diverged']} diverged, {counts['failed']} failed -> {args.out}")
