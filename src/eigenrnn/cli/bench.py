@@ -39,6 +39,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    check_output(args.out, "bench", mode="resume", legacy=("bench.json",))
     specs = profiles.grid(args.suite, args.profile, schemes=_split(args.schemes, "--schemes"),
                           cells=_split(args.cells, "--cells"), seeds=args.seeds)
     workers = (os.cpu_count() or 1) if args.workers is None else args.workers
@@ -50,7 +51,6 @@ def run(args) -> int:
         runs = sum(s.scheme == scheme and excluded.get(s.path) == reason for s in specs)
         print(f"bench: not running {runs} {scheme} runs, the scheme refuses the model: {reason}", file=sys.stderr)
     runnable = [s for s in specs if s.path not in excluded]
-    check_output(args.out, "bench", mode="resume", legacy=("bench.json",))
     if args.dry_run:
         states = plan(runnable, args.out)
         print(profiles.budgets_markdown(args.profile))

@@ -194,6 +194,8 @@ class TrainConfig:
         from eigenrnn.resources import check_fits, recurrent_parameters
 
         check_fits("hidden", self.hidden, recurrent_parameters(self.cell, self.hidden, self.layers), device=device)
+        if self.out is not None and not self.out.strip():
+            raise ValueError(bad_value("out", self.out, "a directory path, or None for runs/<task>-<cell>-<init>-s<seed>"))
         out = self.out or os.path.join("runs", f"{self.task}-{self.cell}-{self.init}-s{self.seed}")
         return dataclasses.replace(
             self,

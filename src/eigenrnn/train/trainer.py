@@ -530,16 +530,16 @@ class Trainer:
 
     def _check_blow_up(self, train_loss: float, val_loss: float) -> None:
         """The divergence rule beyond NaN (see DIVERGED_LOSS_RATIO, DIVERGED_WEIGHT)."""
+        with torch.no_grad():
+            largest = max((float(p.detach().abs().max()) for p in self.model.parameters() if p.numel()), default=0.0)
+        if not largest <= DIVERGED_WEIGHT:
+            self._raise_diverged(largest, f"a weight reached magnitude {largest:.4g}, over {DIVERGED_WEIGHT:g}")
         if self.initial_loss is not None and math.isfinite(self.initial_loss):
             limit = DIVERGED_LOSS_RATIO * max(self.initial_loss, 1.0)
             for name, value in (("training", train_loss), ("validation", val_loss)):
                 if value > limit:
                     self._raise_diverged(value, f"the {name} loss became {value:.4g}, over {DIVERGED_LOSS_RATIO:g} x "
                                                 f"max(initial loss {self.initial_loss:.4g}, 1)")
-        with torch.no_grad():
-            largest = max((float(p.detach().abs().max()) for p in self.model.parameters() if p.numel()), default=0.0)
-        if not largest <= DIVERGED_WEIGHT:
-            self._raise_diverged(largest, f"a weight reached magnitude {largest:.4g}, over {DIVERGED_WEIGHT:g}")
 
     def _raise_diverged(self, value: float, what: str | None = None) -> None:
         raise _Diverged(
