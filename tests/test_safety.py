@@ -211,13 +211,13 @@ def test_sigkill_during_checkpoint_write_then_resume(tmp_path):
     """A real SIGKILL while torch.save writes checkpoint.pt: the resume sweeps the temporary file."""
     out = tmp_path / "r"
     code = f"""
-import os, signal, torch, eigenrnn.io as io
+import json, os, signal, torch
 real = torch.save
 def dying(obj, f, *a, **k):
     real(obj, f, *a, **k)
     if str(f).endswith(".tmp") and ".checkpoint.pt." in str(f):
         os.kill(os.getpid(), signal.SIGKILL)
-io.torch.save = dying
+torch.save = dying  # eigenrnn.io.atomic_torch_save calls torch.save on the temporary file
 from eigenrnn.train import train
 train({json.dumps({**TINY, "out": str(out)})}, progress=False)
 """

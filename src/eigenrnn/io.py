@@ -10,8 +10,6 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
-import torch
-
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -66,6 +64,8 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
+    import torch
+
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
 
@@ -89,9 +89,8 @@ def atomic_directory(path: str | os.PathLike, *, overwrite: bool = False, marker
         if path.exists():
             if not overwrite and (not path.is_dir() or any(path.iterdir())):
                 raise FileExistsError(f"{path} already exists")
-            old = path.with_name(f".{path.name}.old")
-            if old.exists():
-                shutil.rmtree(old)
+            # A fresh name: never remove a ".old" folder that this call did not move aside.
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
             os.replace(path, old)
             os.replace(tmp, path)
             shutil.rmtree(old, ignore_errors=True)

@@ -9,7 +9,6 @@ from dataclasses import asdict
 from eigenrnn.bench import profiles
 from eigenrnn.bench.runner import inapplicable, plan, run_grid, validate, write_bench_json
 from eigenrnn.errors import bad_value
-from eigenrnn.io import check_output, directory_lock, mark_output
 
 
 def register(sub) -> None:
@@ -39,6 +38,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from eigenrnn.io import check_output, directory_lock, mark_output, sweep_stale_tmp
+
     check_output(args.out, "bench", mode="resume", legacy=("bench.json",))
     specs = profiles.grid(args.suite, args.profile, schemes=_split(args.schemes, "--schemes"),
                           cells=_split(args.cells, "--cells"), seeds=args.seeds)
@@ -67,6 +68,7 @@ def run(args) -> int:
                   workers=workers, excluded=excluded)
     with directory_lock(args.out):
         mark_output(args.out, "bench")
+        sweep_stale_tmp(args.out, ("bench.json",))  # left by a kill during an atomic write
         started = write_bench_json(args.out, **record)
         result = run_grid(runnable, args.out, workers=workers)
         write_bench_json(args.out, **record, counts=result.counts, started=started)

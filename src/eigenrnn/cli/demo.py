@@ -22,7 +22,6 @@ from typing import Any, Iterator
 import numpy as np
 
 from eigenrnn.errors import bad_value
-from eigenrnn.io import atomic_write_text
 
 INITS = ("eigen", "xavier")
 _MARKER = "demo.json"
@@ -111,6 +110,7 @@ def plot_spectra(recorder: _SpectrumRecorder, path: Path, title: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from eigenrnn.train import train
 
+    from eigenrnn.io import atomic_write_text
     from eigenrnn.train import TrainConfig
 
     for name in ("hidden", "epochs"):
