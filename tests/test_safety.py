@@ -131,6 +131,14 @@ def test_check_output_states_and_marker(tmp_path):
     with pytest.raises(EigenRNNError, match="not written by eigenrnn"):
         check_output(out, "analyze", force=True)
     assert check_output(out, "analyze", force=True, legacy=("report.md",)) == "own"
+    with pytest.raises(EigenRNNError, match="not written by eigenrnn"):  # a legacy pair needs both files
+        check_output(out, "analyze", force=True, legacy=(("analysis.json", "report.md"),))
+    (out / "analysis.json").write_text("{}")
+    assert check_output(out, "analyze", force=True, legacy=(("analysis.json", "report.md"),)) == "own"
+    link = tmp_path / "link"
+    link.symlink_to(out)
+    with pytest.raises(EigenRNNError, match="other than the input"):  # the input through a symbolic link
+        check_output(link, "analyze", inputs=(out / "analysis.json",), force=True)
 
 
 def test_analyze_checks_out_before_computing(tmp_path, capsys, monkeypatch):

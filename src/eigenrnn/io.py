@@ -142,7 +142,7 @@ def check_output(
     inputs: tuple[str | os.PathLike, ...] = (),
     mode: str = "replace",
     force: bool = False,
-    legacy: tuple[str, ...] = (),
+    legacy: tuple[str | tuple[str, ...], ...] = (),
 ) -> str:
     """Check, before any work, that ``command`` may write its output at ``path``; return its state.
 
@@ -154,7 +154,7 @@ def check_output(
     * a path that is one of ``inputs`` or holds one is refused;
     * an existing non-empty directory is written only if its :data:`OUTPUT_MARKER`
       names ``command`` (or, for directories written before markers existed, it
-      holds one of the ``legacy`` files).  With ``mode="replace"`` such an
+      holds one of the ``legacy`` entries: a name, or a tuple of names that must all exist).  With ``mode="replace"`` such an
       earlier output is replaced only with ``force``; ``mode="resume"``
       continues it (train, bench, study).
 
@@ -191,9 +191,11 @@ def check_output(
     for parent in reversed(target.parents):
         if parent.exists() and not parent.is_dir():
             raise refuse(f"{what}; {parent} is not a directory")
+    real = Path(os.path.realpath(target))
     for item in inputs:
         source = Path(os.path.abspath(os.fspath(item)))
-        if source == target or target in source.parents:
+        real_source = Path(os.path.realpath(source))  # also through symbolic links
+        if source == target or target in source.parents or real_source == real or real in real_source.parents:
             raise refuse(f"a path other than the input {os.fspath(item)!r} and not one that holds it")
     if mode == "file":
         if target.is_dir():
@@ -210,7 +212,11 @@ def check_output(
     if empty:
         return "new"
     owner = output_owner(target)
-    if owner != command and not (owner is None and any((target / name).exists() for name in legacy)):
+
+    def holds(entry: str | tuple[str, ...]) -> bool:
+        return all((target / name).exists() for name in ((entry,) if isinstance(entry, str) else entry))
+
+    if owner != command and not (owner is None and any(holds(entry) for entry in legacy)):
         by = f"written by `eigenrnn {owner}`" if owner else "not written by eigenrnn"
         raise refuse(f"{what}; it is a non-empty directory {by} (eigenrnn {command} replaces only its own output)")
     if mode == "replace" and not force:

@@ -135,7 +135,7 @@ def write_report(
     earlier report there); it is written atomically and marked as a report.
     """
     root = Path(root)
-    check_output(out, "report", inputs=(root,), force=overwrite, legacy=("report.json",))
+    check_output(out, "report", inputs=(root,), force=overwrite, legacy=(("report.json", "report.md"),))
     records, failed = stats.load_runs(root)
     if not records:
         raise EigenRNNError(

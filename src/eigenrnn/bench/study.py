@@ -542,7 +542,7 @@ def run_study(profile: str, out: str | os.PathLike, *, workers: int | None = Non
     """
     from eigenrnn.io import check_output, directory_lock, mark_output, sweep_stale_tmp
 
-    check_output(out, "study", mode="resume", legacy=("runs",))
+    check_output(out, "study", mode="resume", legacy=(("summary.json", "runs/study"),))
     out = Path(out)
     specs = study_grid(profile)
     with directory_lock(out):

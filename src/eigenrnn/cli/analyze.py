@@ -64,7 +64,7 @@ def _check_out(args: argparse.Namespace) -> Path:
     from eigenrnn.io import check_output
 
     inputs = (args.checkpoint,) + ((args.spectra,) if args.spectra else ())
-    check_output(args.out, "analyze", inputs=inputs, force=args.force, legacy=("analysis.json",))
+    check_output(args.out, "analyze", inputs=inputs, force=args.force, legacy=(("analysis.json", "report.md"),))
     return Path(args.out)
 
 
