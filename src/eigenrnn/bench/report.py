@@ -163,9 +163,9 @@ def _natural(name: str):
 
 
 def _schemes(records) -> list[str]:
-    from eigenrnn.init import schemes
+    from eigenrnn.bench.variants import names
 
-    return _ordered({r.scheme for r in records}, tuple(schemes()))
+    return _ordered({r.scheme for r in records}, names())
 
 
 def _table(records, schemes, cells, cell_fn) -> dict:

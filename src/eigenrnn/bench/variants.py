@@ -36,6 +36,7 @@ its record alone; :func:`identify` gives the name back from such a config.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import re
@@ -201,7 +202,12 @@ def parse(name: str) -> Variant:
     """
     if not isinstance(name, str):
         raise ValueError(bad_value("variant", name, "a scheme or variant name (a string)"))
-    text = name.strip()
+    return _parse(name.strip())
+
+
+@functools.lru_cache(maxsize=None)
+def _parse(text: str) -> Variant:
+    # Cached: the benchmark parses every run's name, and an ad-hoc one costs a probe of init_rnn.
     match = _ADHOC.match(text)
     base = match["base"].strip() if match else text
     known = names()

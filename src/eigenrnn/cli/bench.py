@@ -6,7 +6,7 @@ import os
 import sys
 from dataclasses import asdict
 
-from eigenrnn.bench import profiles
+from eigenrnn.bench import profiles, variants
 from eigenrnn.bench.runner import inapplicable, plan, run_grid, validate, write_bench_json
 from eigenrnn.errors import bad_value
 
@@ -28,7 +28,10 @@ def register(sub) -> None:
     parser.add_argument("--workers", type=int, default=None,
                         help="worker processes, one torch thread each (default: the number of cores; "
                         "with one GPU, about 4)")
-    parser.add_argument("--schemes", default=None, help="comma-separated initializers (default: all)")
+    parser.add_argument("--schemes", default=None,
+                        help="comma-separated schemes or variants, e.g. xavier,eigen:horizon,orthogonal+cal,"
+                        "xavier{gain=2} (see docs/TRAINING.md; default: every scheme plus the chrono "
+                        "baseline xavier+chrono where this version supports it)")
     parser.add_argument("--cells", default=None, help="comma-separated cells among rnn,lstm,gru "
                         "(default: the profile's)")
     parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the profile's)")
@@ -38,7 +41,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    specs = profiles.grid(args.suite, args.profile, schemes=_split(args.schemes, "--schemes"),
+    chosen = None if args.schemes is None else variants.split(args.schemes, "--schemes")
+    specs = profiles.grid(args.suite, args.profile, schemes=chosen,
                           cells=_split(args.cells, "--cells"), seeds=args.seeds)
     workers = (os.cpu_count() or 1) if args.workers is None else args.workers
     if workers < 1:
