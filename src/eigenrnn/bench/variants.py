@@ -227,7 +227,7 @@ def _parse(text: str) -> Variant:
         needs.append("calibrate_ and TrainConfig.calibrate")
     named = {**extra, **({} if calibrate == variant.calibrate else {"calibrate": calibrate})}
     adhoc = Variant(canonical_name(base, named), variant.scheme, {**variant.init_kwargs, **extra}, calibrate,
-                    variant.cells, tuple(dict.fromkeys(needs)), f"{base} with {named}")
+                    variant.cells, tuple(dict.fromkeys(needs)), f"{base} with {dict(sorted(named.items()))}")
     _probe(adhoc)
     return adhoc
 

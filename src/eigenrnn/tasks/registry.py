@@ -160,8 +160,8 @@ class Task:
     def horizon(self) -> int:
         """The task's horizon ``T``: the number of steps of its longest training input.
 
-        Tomita: the longest training string (30; the length-generalisation
-        split goes to 60); pixel MNIST: 784, or 196 for the 14x14 views;
+        Tomita: the longest training string plus its start symbol (31; the
+        length-generalisation split goes to 61); pixel MNIST: 784, or 196 for the 14x14 views;
         adding, sine, Mackey-Glass: ``length``; copy: ``delay + 2 * copy_len``;
         Multi30k: ``max_len`` (sources are cut there).
 
@@ -172,7 +172,7 @@ class Task:
 
         o = self.options
         if self.name.startswith("tomita"):
-            return max(tomita.DEFAULT_TRAIN_LENGTHS)
+            return max(tomita.DEFAULT_TRAIN_LENGTHS) + 1  # encode() leads every string with BOS
         if self.name in mnist.VARIANTS:
             return mnist.sequence_length(self.name)
         if self.name == "copy":
