@@ -268,3 +268,10 @@ def test_bench_cli_takes_variants(tmp_path, capsys):
     assert main([*argv[:-1], "xavier,eigen:typo"]) == 2
     err = capsys.readouterr().err
     assert "schemes: got 'eigen:typo'" in err and "orthogonal+cal" in err
+
+
+def test_the_docs_list_the_variants():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "TRAINING.md").read_text(encoding="utf-8")
+    assert variants.markdown() in text

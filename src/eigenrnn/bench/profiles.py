@@ -8,7 +8,8 @@ scheme, so every initializer gets exactly the same training.
 Profiles:
 
 * ``smoke`` -- seconds in total, for CI: one Tomita grammar and one regression
-  task, GRU and tanh RNN, tiny data, one epoch, one seed, all nine schemes.
+  task, GRU and tanh RNN, tiny data, one epoch, one seed, all nine schemes
+  (and the chrono baseline, :data:`BASELINE_VARIANTS`).
 * ``cpu`` -- each suite in about an hour on 2 cores (Multi30k: about two;
   one epoch of the 128-unit GRU takes ~140 s on one thread),
   see :data:`BUDGETS` for the estimates.
