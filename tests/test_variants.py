@@ -179,25 +179,41 @@ def test_calibrated_variants_validate_and_carry_their_calibration(tmp_path):
 # ---------------------------------------------------------------- the run record
 
 
-def test_a_variant_round_trips_through_a_run_record(tmp_path):
-    [spec] = profiles.grid("tomita", "smoke", schemes=["xavier{gain=2}"], cells=["gru"])
+def _round_trip(tmp_path, name):
+    """Plan ``name``, train it for real, and rebuild it from its config.json; returns the two models' weights."""
+    [spec] = profiles.grid("tomita", "smoke", schemes=[name], cells=["gru"])
     config = {**spec.config_for(tmp_path), "hidden": 16}
     train(config, progress=False)
     record = TrainConfig.from_json(tmp_path / spec.path / "config.json")
-    assert (record.init, record.init_kwargs) == ("xavier", {"gain": 2})
-    assert identify(record) == spec.scheme == "xavier{gain=2}"
-    assert parse(identify(record)).resolve(get_task(record.task, **record.task_options).horizon) == {
-        "init": record.init, "init_kwargs": record.init_kwargs}
-
+    assert identify(record) == spec.scheme == parse(name).name
+    resolved = parse(identify(record)).resolve(get_task(record.task, **record.task_options).horizon)
+    assert resolved == {k: getattr(record, k) for k in resolved} and resolved["init"] == record.init
+    if "calibrate" not in resolved:
+        assert getattr(record, "calibrate", None) is None
     model_spec = ModelSpec(get_task("tomita4").input_spec, 2, "last")
     rebuilt = build_model(record, model_spec).state_dict()
     planned = build_model(TrainConfig.from_dict(config), model_spec).state_dict()
     assert rebuilt.keys() == planned.keys() and all(torch.equal(rebuilt[k], planned[k]) for k in rebuilt)
+    return record, rebuilt, model_spec
+
+
+def test_a_variant_round_trips_through_a_run_record(tmp_path):
+    record, rebuilt, model_spec = _round_trip(tmp_path, "xavier{gain=2}")
+    assert (record.init, record.init_kwargs) == ("xavier", {"gain": 2})
     # The keyword really reaches init_rnn: gain 2 doubles the recurrent Xavier draws of the same seed
     # (the input blocks keep the plain Xavier draw).
     plain = build_model(record.replace(init_kwargs={}), model_spec).state_dict()
     torch.testing.assert_close(rebuilt["rnn.weight_hh_l0"], 2 * plain["rnn.weight_hh_l0"])
     assert torch.equal(rebuilt["rnn.weight_ih_l0"], plain["rnn.weight_ih_l0"])
+
+
+@pytest.mark.parametrize("name", ["eigen:regression", "eigen:horizon", "xavier+chrono", "orthogonal+cal",
+                                  "eigen:horizon+cal"])
+def test_named_variants_round_trip_through_a_run_record(tmp_path, name):
+    if not parse(name).supported:
+        pytest.skip(f"{name} needs what this version lacks: {', '.join(parse(name).needs)} (issue 12)")
+    record, rebuilt, _ = _round_trip(tmp_path, name)
+    assert record.init_kwargs == parse(name).resolve(31)["init_kwargs"]  # tomita's horizon
 
 
 def test_identify_names_planned_configs(registered):
@@ -264,7 +280,10 @@ def test_bench_cli_takes_variants(tmp_path, capsys):
     argv = ["bench", "--suite", "regression", "--profile", "smoke", "--out", str(out), "--dry-run",
             "--schemes", "xavier,eigen{preset=regression,nonnormality=0.5},eigen:regression"]
     assert main(argv) == 0
-    assert "regression: 6 runs (6 new" in capsys.readouterr().out and not out.exists()
+    printed = capsys.readouterr().out
+    assert "regression: 6 runs (6 new" in printed and not out.exists()
+    assert "variant eigen:regression on sine: init='eigen', init_kwargs={'preset': 'regression'}" in printed
+    assert "variant xavier on" not in printed
     assert main([*argv[:-1], "xavier,eigen:typo"]) == 2
     err = capsys.readouterr().err
     assert "schemes: got 'eigen:typo'" in err and "orthogonal+cal" in err

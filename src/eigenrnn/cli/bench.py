@@ -61,6 +61,8 @@ def run(args) -> int:
             todo = {k: sum(states[s.path] == k for s in mine) for k in ("new", "resume", "done")}
             print(f"{name}: {len(mine)} runs ({todo['new']} new, {todo['resume']} to resume, "
                   f"{todo['done']} finished) -> {args.out}/{name}/")
+        for line in _variant_lines(specs):
+            print(line)
         return 0
     validate(runnable, args.out)
     plan(runnable, args.out)  # refuses a directory trained with other budgets before touching it
@@ -76,6 +78,17 @@ def run(args) -> int:
     for path, message in result.errors.items():
         print(f"failed: {path}: {message} (see {args.out}/{path}/error.txt)", file=sys.stderr)
     return 1 if counts["failed"] else 0
+
+
+def _variant_lines(specs) -> list[str]:
+    """What each variant resolves to per task (the init fields its config.json will hold)."""
+    fields = ("init", "init_kwargs", "calibrate")
+    seen = {}
+    for s in specs:
+        if s.scheme != s.config["init"] or s.config["init_kwargs"]:
+            seen.setdefault((s.scheme, s.task), {k: s.config[k] for k in fields if k in s.config})
+    return [f"variant {scheme} on {task}: " + ", ".join(f"{k}={v!r}" for k, v in init.items())
+            for (scheme, task), init in seen.items()]
 
 
 def _split(value: str | None, argument: str) -> list[str] | None:
