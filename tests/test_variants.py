@@ -65,6 +65,9 @@ def test_plain_named_and_adhoc_names():
     assert parse("eigen:regression{nonnormality=1}").init_kwargs == {"preset": "regression", "nonnormality": 1}
     assert parse("orthogonal{calibrate=gradient_decay=0.5}").calibrate == "gradient_decay=0.5"
     assert parse("xavier{gain=2}").init_kwargs == {"gain": 2}
+    ring = parse('eigen{spectrum={"radius": [0.9, 1.0], "distribution": "ring"}}')  # JSON values may nest
+    assert ring.init_kwargs == {"spectrum": {"radius": [0.9, 1.0], "distribution": "ring"}}
+    assert ring.name == 'eigen{spectrum={"distribution":"ring","radius":[0.9,1.0]}}' and parse(ring.name) == ring
     assert set(variants.names()) == set(schemes()) | set(variants.VARIANTS)
 
 

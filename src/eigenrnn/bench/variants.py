@@ -170,7 +170,7 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
              init_kwargs={"bias": "chrono", "horizon": HORIZON}, cells=_GATED),
 )}
 
-_ADHOC = re.compile(r"^(?P<base>[^{}]+)\{(?P<args>[^{}]*)\}$")
+_ADHOC = re.compile(r"^(?P<base>[^{}]+)\{(?P<args>.*)\}$")
 _BARE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:+=\-]*$")
 
 
@@ -226,8 +226,9 @@ def _parse(text: str) -> Variant:
     if calibrate is not None:
         needs.append("calibrate_ and TrainConfig.calibrate")
     named = {**extra, **({} if calibrate == variant.calibrate else {"calibrate": calibrate})}
-    adhoc = Variant(canonical_name(base, named), variant.scheme, {**variant.init_kwargs, **extra}, calibrate,
-                    variant.cells, tuple(dict.fromkeys(needs)), f"{base} with {dict(sorted(named.items()))}")
+    canonical = canonical_name(base, named)
+    adhoc = Variant(canonical, variant.scheme, {**variant.init_kwargs, **extra}, calibrate,
+                    variant.cells, tuple(dict.fromkeys(needs)), f"{base} with {canonical[len(base):]}")
     _probe(adhoc)
     return adhoc
 
