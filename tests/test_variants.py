@@ -277,6 +277,17 @@ def test_report_gives_each_variant_its_own_row_and_pairs(tmp_path):
     for scheme in values:
         assert f"| {scheme} |" in md
 
+    # Any variant can be the reference that the others are paired against.
+    assert main(["report", str(tmp_path / "sweep"), "--out", str(tmp_path / "r2"), "--reference", "eigen:regression"]) == 0
+    numbers = json.loads((tmp_path / "r2" / "report.json").read_text())
+    paired = numbers["families"]["tomita"]["per_task"]["tomita4"]["metrics"]["test_metric"]["paired"]
+    assert numbers["reference"] == "eigen:regression" and set(paired) == {"xavier", "eigen", "xavier{gain=2}"}
+    wins = sum(a - b > 0.01 * max(a, b) for a, b in zip(values["eigen:regression"], values["eigen"]))
+    assert paired["eigen"]["gru"]["wins"] == wins
+    assert "tomita4: eigen:regression vs baselines" in (tmp_path / "r2" / "report.md").read_text()
+    with pytest.raises(ValueError, match="reference: got 'orthogonal'.*eigen, eigen:regression, xavier"):
+        write_report(tmp_path / "sweep", tmp_path / "r3", reference="orthogonal")
+
 
 def test_bench_cli_takes_variants(tmp_path, capsys):
     out = tmp_path / "bench"
