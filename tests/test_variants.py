@@ -82,6 +82,8 @@ def test_bad_names_say_what_is_allowed():
         parse("xavier{gain}")
     with pytest.raises(ValueError, match="each key once"):
         parse("xavier{gain=1,gain=2}")
+    with pytest.raises(ValueError, match=r"schemes: got \['xavier\{gain=2\}'\]; expected each scheme or variant once"):
+        profiles.grid("tomita", "smoke", schemes=["xavier{gain=2}", "xavier{ gain = 2 }"])
     with pytest.raises(ValueError, match="balanced braces"):
         variants.split("xavier{gain=2")
     with pytest.raises(ValueError, match="--schemes: got ' , '"):

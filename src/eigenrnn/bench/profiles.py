@@ -220,6 +220,9 @@ def grid(
     chosen = [variant_registry.parse(name) for name in (default_schemes() if schemes is None else schemes)]
     for variant in chosen:
         variant.check_supported()
+    twice = sorted({v.name for v in chosen if [w.name for w in chosen].count(v.name) > 1})
+    if twice:  # two spellings of one variant would share its run directories
+        raise ValueError(bad_value("schemes", twice, "each scheme or variant once"))
     if cells is not None:
         for name in cells:
             _check_choice("cells", name, CELLS)
