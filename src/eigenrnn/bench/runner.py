@@ -81,14 +81,17 @@ def inapplicable(specs: Sequence[RunSpec]) -> dict[str, str]:
     """The runs whose scheme refuses the model, as ``{path: reason}``.
 
     Some schemes are only defined for some sizes (rescaled Glorot needs a
-    large hidden size).  Each distinct (cell, hidden, layers, scheme,
-    init_kwargs) is tried once on a bare ``nn.RNN/LSTM/GRU``; a ValueError from
-    :func:`eigenrnn.init.init_rnn` excludes those runs, and the sweep reports
-    them as not run rather than failed.
+    large hidden size), and some variants for some cells (chrono biases for
+    gated cells, :attr:`eigenrnn.bench.variants.Variant.cells`).  Each
+    distinct (cell, hidden, layers, scheme, init_kwargs) is tried once on a
+    bare ``nn.RNN/LSTM/GRU``; a ValueError from :func:`eigenrnn.init.init_rnn`
+    excludes those runs, and the sweep reports them as not run rather than failed.
     """
     import torch
 
+    from eigenrnn.bench.variants import parse
     from eigenrnn.init import init_rnn
+    from eigenrnn.train.build import decode_init_kwargs
 
     modules = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
     verdicts: dict[str, str | None] = {}
@@ -96,10 +99,14 @@ def inapplicable(specs: Sequence[RunSpec]) -> dict[str, str]:
     for spec in specs:
         c = spec.config
         key = json.dumps([spec.cell, c["hidden"], c["layers"], spec.scheme, c["init_kwargs"]], sort_keys=True)
+        variant = parse(spec.scheme)
+        if key not in verdicts and not variant.applies_to(spec.cell):
+            verdicts[key] = f"{variant.name} applies to cells {', '.join(variant.cells)} only, not {spec.cell}"
         if key not in verdicts:
             module = modules[spec.cell](1, c["hidden"], num_layers=c["layers"])
             try:
-                init_rnn(module, spec.scheme, generator=torch.Generator().manual_seed(0), **c["init_kwargs"])
+                init_rnn(module, c["init"], generator=torch.Generator().manual_seed(0),
+                         **decode_init_kwargs(c["init_kwargs"]))
                 verdicts[key] = None
             except ValueError as exc:
                 verdicts[key] = str(exc)
@@ -192,7 +199,7 @@ def run_grid(
 
 
 def validate(specs: Sequence[RunSpec], root: Path) -> None:
-    """Resolve one TrainConfig per (suite, task, cell), raising ValueError for a bad one.
+    """Resolve one TrainConfig per (suite, task, cell, scheme), raising ValueError for a bad one.
 
     Run before a sweep so that a bad budget (or ``device="cuda"`` without CUDA)
     stops it with one clear error instead of failing every run in the workers.
@@ -201,8 +208,8 @@ def validate(specs: Sequence[RunSpec], root: Path) -> None:
 
     seen = set()
     for spec in specs:
-        if (spec.suite, spec.task, spec.cell) not in seen:
-            seen.add((spec.suite, spec.task, spec.cell))
+        if (spec.suite, spec.task, spec.cell, spec.scheme) not in seen:
+            seen.add((spec.suite, spec.task, spec.cell, spec.scheme))
             TrainConfig.from_dict(spec.config_for(root)).resolve()
 
 

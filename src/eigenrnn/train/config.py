@@ -304,7 +304,7 @@ def _check_values(cfg: TrainConfig) -> None:
         raise ValueError(bad_value("momentum", cfg.momentum, "0 with optimizer 'adam' (rmsprop and sgd take momentum)"))
     if cfg.lr_step_size is not None and cfg.lr_schedule != "step":
         raise ValueError(bad_value("lr_step_size", cfg.lr_step_size, "None unless lr_schedule is 'step'"))
-    if cfg.embedding_dim is not None and cfg.task in ("mnist", "pmnist", "mnist14", "adding", "sine", "mackey-glass"):
+    if cfg.embedding_dim is not None and cfg.task in ("mnist", "pmnist", "mnist14", "pmnist14", "adding", "sine", "mackey-glass"):
         raise ValueError(bad_value("embedding_dim", cfg.embedding_dim, f"None for task {cfg.task!r} (float inputs)"))
     if cfg.task != "multi30k":
         for name in ("vocab_size", "beam_size"):
