@@ -18,6 +18,7 @@ def test_smoke_profile_bench_report_and_rerun(tmp_path, capsys):
     specs = [s for s in specs if s.path not in inapplicable(specs)]  # e.g. chrono biases on the vanilla RNN
     crashed = out / "regression/sine/gru/eigen/seed0"
     crashed.mkdir(parents=True)
+    (out / ".eigenrnn-output").write_text("bench\n")  # an earlier sweep of this command
     (crashed / "checkpoint.pt").write_bytes(b"not a checkpoint")  # left by a crash: resumed, and refused
     argv = ["bench", "--suite", "all", "--profile", "smoke", "--out", str(out), "--workers", "2"]
     assert main(argv) == 1

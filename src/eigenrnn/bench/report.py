@@ -26,7 +26,7 @@ import numpy as np
 from eigenrnn.bench import stats
 from eigenrnn.bench.profiles import CELLS, SUITES
 from eigenrnn.errors import EigenRNNError, bad_value
-from eigenrnn.io import atomic_directory, atomic_write_json, atomic_write_text
+from eigenrnn.io import atomic_directory, atomic_write_json, atomic_write_text, check_output
 
 REFERENCE = "eigen"
 METRICS = {"test_metric": "test", "generalisation_metric": "length-generalisation"}
@@ -130,9 +130,14 @@ def render_markdown(numbers: dict, header: dict, figures: dict[str, list[str]]) 
 
 
 def write_report(root: str | os.PathLike, out: str | os.PathLike, *, rtol: float = stats.TIE_RTOL,
-                 reference: str = REFERENCE) -> Path:
-    """Write ``report.md``, ``report.json`` and ``figures/`` for the sweep at ``root`` into ``out``."""
+                 reference: str = REFERENCE, overwrite: bool = False) -> Path:
+    """Write ``report.md``, ``report.json`` and ``figures/`` for the sweep at ``root`` into ``out``.
+
+    ``out`` must pass :func:`eigenrnn.io.check_output` (``overwrite`` replaces an
+    earlier report there); it is written atomically and marked as a report.
+    """
     root = Path(root)
+    check_output(out, "report", inputs=(root,), force=overwrite, legacy=(("report.json", "report.md"),))
     records, failed = stats.load_runs(root)
     if not records:
         raise EigenRNNError(
@@ -145,7 +150,7 @@ def write_report(root: str | os.PathLike, out: str | os.PathLike, *, rtol: float
         raise ValueError(bad_value("reference", reference, f"a scheme or variant of this sweep: {', '.join(present)}"))
     numbers = aggregate(records, rtol=rtol, reference=reference)
     header = _header(root, records, failed)
-    with atomic_directory(out) as tmp:
+    with atomic_directory(out, overwrite=overwrite, marker="report") as tmp:
         figures = {}
         for family, fam in numbers["families"].items():
             for task in fam["tasks"]:

@@ -13,7 +13,9 @@ sweep goes on.  A failed run is retried on the next rerun.
 
 Workers are spawned processes (never forked: torch and CUDA do not survive a
 fork), each limited to one torch thread so that ``workers`` runs share the
-cores without oversubscription.
+cores without oversubscription.  They die with the process that started them,
+even when it is SIGKILLed (:func:`die_with_parent`), so a killed sweep leaves
+nothing running that could still write into it.
 """
 
 from __future__ import annotations
@@ -164,7 +166,7 @@ def run_grid(
     queue = deque(pending)
     size = min(workers, len(pending))
     context = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(size, mp_context=context, initializer=_init_worker) as pool:
+    with cf.ProcessPoolExecutor(size, mp_context=context, initializer=_init_worker, initargs=(os.getpid(),)) as pool:
         running: dict[cf.Future, RunSpec] = {}
         try:
             while queue or running:
@@ -220,10 +222,43 @@ def _prepare(run_dir: Path, *, resume: bool) -> None:
         shutil.rmtree(run_dir)
 
 
-def _init_worker() -> None:
+def _init_worker(parent: int | None = None) -> None:
     import torch
 
     torch.set_num_threads(1)
+    if parent is not None:
+        die_with_parent(parent)
+
+
+def die_with_parent(parent: int, poll_s: float = 1.0) -> None:
+    """End this (worker) process as soon as process ``parent`` is gone, even if it was SIGKILLed.
+
+    On Linux the kernel sends SIGKILL at once (``prctl(PR_SET_PDEATHSIG)``); everywhere a
+    daemon thread also checks every ``poll_s`` seconds whether the parent is still ours
+    (``os.getppid()`` changes when it dies) and exits the process if not.
+    """
+    import signal
+    import sys
+    import threading
+    import time
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os._exit(1)
+
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+    threading.Thread(target=watch, name="eigenrnn-parent-watch", daemon=True).start()
 
 
 def _run_one(config: dict, resume: bool, train_fn: Callable | None) -> tuple[str, str | None]:

@@ -41,6 +41,9 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from eigenrnn.io import check_output, directory_lock, mark_output, sweep_stale_tmp
+
+    check_output(args.out, "bench", mode="resume", legacy=("bench.json",))
     chosen = None if args.schemes is None else variants.split(args.schemes, "--schemes")
     specs = profiles.grid(args.suite, args.profile, schemes=chosen,
                           cells=_split(args.cells, "--cells"), seeds=args.seeds)
@@ -69,9 +72,12 @@ def run(args) -> int:
     budgets = {name: asdict(profiles.budget(name, args.profile)) for name in names}
     record = dict(suite=args.suite, profile=args.profile, specs=specs, budgets=budgets,
                   workers=workers, excluded=excluded)
-    started = write_bench_json(args.out, **record)
-    result = run_grid(runnable, args.out, workers=workers)
-    write_bench_json(args.out, **record, counts=result.counts, started=started)
+    with directory_lock(args.out):
+        mark_output(args.out, "bench")
+        sweep_stale_tmp(args.out, ("bench.json",))  # left by a kill during an atomic write
+        started = write_bench_json(args.out, **record)
+        result = run_grid(runnable, args.out, workers=workers)
+        write_bench_json(args.out, **record, counts=result.counts, started=started)
     counts = result.counts
     print(f"bench: {len(runnable)} runs: {counts['finished']} finished, {counts['skipped']} skipped "
           f"(done before), {counts['diverged']} diverged, {counts['failed']} failed -> {args.out}")

@@ -33,6 +33,11 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--size: got {args.size}; expected a positive integer")
     if args.out.suffix.lower() != ".png":
         raise ValueError(f"--out: got {str(args.out)!r}; expected a .png file name")
+    from eigenrnn.io import check_output
+    from eigenrnn.resources import check_fits, recurrent_parameters
+
+    check_output(args.out, "init-show", mode="file")
+    check_fits("--size", args.size, recurrent_parameters(args.cell, args.size))
     module = CELLS[args.cell](1, args.size)
     init_rnn(module, args.scheme, generator=torch.Generator().manual_seed(args.seed))
 

@@ -191,6 +191,11 @@ class TrainConfig:
             amp = device == "cuda"
         elif amp and device != "cuda":
             raise ValueError(bad_value("amp", amp, "False on device 'cpu' (mixed precision needs CUDA)"))
+        from eigenrnn.resources import check_fits, recurrent_parameters
+
+        check_fits("hidden", self.hidden, recurrent_parameters(self.cell, self.hidden, self.layers), device=device)
+        if self.out is not None and not self.out.strip():
+            raise ValueError(bad_value("out", self.out, "a directory path, or None for runs/<task>-<cell>-<init>-s<seed>"))
         out = self.out or os.path.join("runs", f"{self.task}-{self.cell}-{self.init}-s{self.seed}")
         return dataclasses.replace(
             self,
