@@ -250,6 +250,7 @@ def write_bench_json(
     excluded: dict[str, str] | None = None,
     counts: dict[str, int] | None = None,
     started: str | None = None,
+    backend: dict | None = None,
 ) -> str:
     """Record the sweep in ``<root>/bench.json``; returns the session start time.
 
@@ -259,7 +260,8 @@ def write_bench_json(
     sessions says so.  ``excluded`` (from :func:`inapplicable`) is recorded
     per suite as ``not_run``, grouped by scheme and reason.  Call it once
     before the sweep (``counts=None``) and once after with the counts and the
-    ``started`` value the first call returned.
+    ``started`` value the first call returned.  ``backend`` (from a backend's
+    ``describe()``, :mod:`eigenrnn.bench.backends`) records where the session ran.
     """
     excluded = excluded or {}
     path = Path(root) / "bench.json"
@@ -288,6 +290,7 @@ def write_bench_json(
         record["sessions"].append({
             "suite": suite, "started": started, "finished": None, "workers": workers,
             "runs": len(specs) - len(excluded), "counts": None, **git_commit(), "hardware": hardware(),
+            **({"backend": backend} if backend is not None else {}),
         })
     else:
         session = next(s for s in reversed(record["sessions"]) if s["started"] == started)

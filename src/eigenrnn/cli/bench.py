@@ -6,8 +6,8 @@ import os
 import sys
 from dataclasses import asdict
 
-from eigenrnn.bench import profiles
-from eigenrnn.bench.runner import inapplicable, plan, run_grid, validate, write_bench_json
+from eigenrnn.bench import backends, profiles
+from eigenrnn.bench.runner import inapplicable, plan, validate, write_bench_json
 from eigenrnn.errors import bad_value
 
 
@@ -32,6 +32,10 @@ def register(sub) -> None:
     parser.add_argument("--cells", default=None, help="comma-separated cells among rnn,lstm,gru "
                         "(default: the profile's)")
     parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the profile's)")
+    backends.add_arguments(parser)
+    parser.add_argument("--tensorboard", default=None, metavar="DIR",
+                        help="write a TensorBoard log per run to DIR/<suite>/<task>/<cell>/<scheme>/seed<k>/ "
+                        "(needs the tensorboard extra) (default: none)")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the budgets and what would run, and write nothing")
     parser.set_defaults(func=run)
@@ -61,11 +65,17 @@ def run(args) -> int:
     validate(runnable, args.out)
     plan(runnable, args.out)  # refuses a directory trained with other budgets before touching it
     budgets = {name: asdict(profiles.budget(name, args.profile)) for name in names}
-    record = dict(suite=args.suite, profile=args.profile, specs=specs, budgets=budgets,
-                  workers=workers, excluded=excluded)
-    started = write_bench_json(args.out, **record)
-    result = run_grid(runnable, args.out, workers=workers)
-    write_bench_json(args.out, **record, counts=result.counts, started=started)
+    if args.tensorboard is not None:
+        from eigenrnn.train.tensorboard import require_tensorboard
+
+        require_tensorboard()
+    with backends.from_args(args) as backend:
+        where = backend.describe()
+        record = dict(suite=args.suite, profile=args.profile, specs=specs, budgets=budgets,
+                      workers=where.get("workers", workers), excluded=excluded, backend=where)
+        started = write_bench_json(args.out, **record)
+        result = backend.run_grid(runnable, args.out, tensorboard=args.tensorboard)
+        write_bench_json(args.out, **record, counts=result.counts, started=started)
     counts = result.counts
     print(f"bench: {len(runnable)} runs: {counts['finished']} finished, {counts['skipped']} skipped "
           f"(done before), {counts['diverged']} diverged, {counts['failed']} failed -> {args.out}")
