@@ -16,8 +16,8 @@ every recurrent block also becomes ``spectrum/<block>/radius`` (the spectral
 radius :math:`\\max_i |\\lambda_i|`) and the histogram ``spectrum/<block>/modulus``
 of :math:`|\\lambda_i|`, so the distributions tab shows the spectrum move.
 
-A resumed run reopens its log with ``purge_step`` at the checkpoint's step, so
-events the interrupted attempt wrote after it are dropped, not doubled.
+A resumed run reopens its log with ``purge_step`` just after the checkpoint's
+step, so events the interrupted attempt wrote after it are dropped, not doubled.
 
 >>> from eigenrnn.train import TrainConfig, train                  # doctest: +SKIP
 >>> train(TrainConfig(task="adding"), callbacks=[TensorBoardLogger("tb/adding")])  # doctest: +SKIP
@@ -69,10 +69,12 @@ class TensorBoardLogger:
         from eigenrnn.analysis import SpectrumTracker
 
         writer_cls = require_tensorboard()
-        self.writer = writer_cls(str(self.logdir), purge_step=int(trainer.step) if trainer.step > 0 else None)
+        step = int(trainer.step)
+        # Everything up to the checkpoint's step was logged before it was saved.
+        self.writer = writer_cls(str(self.logdir), purge_step=step + 1 if step > 0 else None)
         self._every = self.log_every or trainer.config.log_every
         self._tracker = next((cb for cb in trainer.callbacks.callbacks if isinstance(cb, SpectrumTracker)), None)
-        self._logged_step = int(trainer.step) - 1 if trainer.step > 0 else -1
+        self._logged_step = step if step > 0 else -1
         if trainer.step == 0:
             self.writer.add_text("metric", str(trainer.task.metric), 0)
 
