@@ -157,3 +157,14 @@ def test_backend_options_are_checked(tmp_path, capsys):
         RayBackend("auto", num_cpus=2)
     with pytest.raises(ValueError, match="workers: got 0"):
         LocalBackend(0)
+
+
+@pytest.mark.ray
+def test_study_spectra_on_ray_equals_local(ray_instance, tmp_path, capsys):
+    for backend in ("local", "ray"):
+        argv = ["study", "spectra", "--profile", "smoke", "--out", str(tmp_path / backend), "--no-progress",
+                "--backend", backend]
+        assert main(argv) == 0
+    local, ray = (json.loads((tmp_path / b / "summary.json").read_text()) for b in ("local", "ray"))
+    assert ray["runs"] == local["runs"] and ray["summary"] == local["summary"]
+    assert ray["meta"]["sweep"] == local["meta"]["sweep"]

@@ -145,7 +145,7 @@ def run_grid(
             pending.append(spec)
             _prepare(root / spec.path, resume=states[spec.path] == "resume")
 
-    bar = tqdm(total=len(specs), initial=len(specs) - len(pending), desc="bench",
+    bar = tqdm(total=len(specs), initial=len(specs) - len(pending), desc=f"bench[local {workers} workers]",
                unit="run", disable=not progress, dynamic_ncols=True)
     bar.set_postfix(result.counts)
     if not pending:

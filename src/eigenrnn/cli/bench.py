@@ -27,7 +27,7 @@ def register(sub) -> None:
     parser.add_argument("--out", required=True, help="sweep directory (reuse it to resume)")
     parser.add_argument("--workers", type=int, default=None,
                         help="worker processes, one torch thread each (default: the number of cores; "
-                        "with one GPU, about 4)")
+                        "with one GPU, about 4); with --backend ray and no --address, the CPUs of the local Ray instance")
     parser.add_argument("--schemes", default=None, help="comma-separated initializers (default: all)")
     parser.add_argument("--cells", default=None, help="comma-separated cells among rnn,lstm,gru "
                         "(default: the profile's)")
