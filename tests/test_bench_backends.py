@@ -42,11 +42,15 @@ def _summary(run_dir: Path) -> dict:
 def ray_instance():
     """One local Ray instance with 2 CPUs for the whole test session."""
     ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # Else Ray's driver replaces builtins.print (ray.experimental.tqdm_ray) for the rest of the session.
+    patch = pytest.MonkeyPatch()
+    patch.setenv("RAY_TQDM_PATCH_PRINT", "0")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     # Test-module objects (the fault injector) travel by value: workers cannot import tests/.
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     yield ray
     ray.shutdown()
+    patch.undo()
 
 
 @pytest.fixture(scope="module")

@@ -146,7 +146,8 @@ class RayBackend:
         if not ray.is_initialized():
             options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
             if self.address is None:
-                options["num_cpus"] = self.num_cpus
+                # "local": a new instance even where `ray start` left one to discover.
+                options.update(address="local", num_cpus=self.num_cpus)
             else:
                 options["address"] = self.address
             try:
