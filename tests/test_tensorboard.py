@@ -119,3 +119,13 @@ def test_bench_tensorboard_gives_every_run_its_own_log(tmp_path, capsys):
         summary = json.loads((out / spec.path / "summary.json").read_text())
         points = _events(tb / spec.path).Scalars("metric/val")
         assert len(points) == summary["epochs"] and points[-1].step == summary["steps"]
+
+
+def test_bench_tensorboard_without_the_extra_is_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
+    out = tmp_path / "sweep"
+    argv = ["bench", "--suite", "regression", "--profile", "smoke", "--out", str(out), "--tensorboard", str(tmp_path / "tb")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and 'pip install -e ".[tensorboard]"' in err
+    assert not out.exists() and not (tmp_path / "tb").exists()

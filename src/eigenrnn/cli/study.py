@@ -27,7 +27,8 @@ def register(sub) -> None:
     )
     spectra.add_argument("--profile", choices=tuple(STUDY_PROFILES), default="cpu")
     spectra.add_argument("--out", type=Path, required=True)
-    spectra.add_argument("--workers", type=int, default=None, help="worker processes (default: number of cores); with --backend ray and no --address, "
+    spectra.add_argument("--workers", type=int, default=None,
+                         help="worker processes (default: number of cores); with --backend ray and no --address, "
                          "the CPUs of the local Ray instance")
     spectra.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     backends.add_arguments(spectra)
