@@ -153,6 +153,10 @@ def test_backend_options_are_checked(tmp_path, capsys):
     assert "--address: got 'auto'" in capsys.readouterr().err and not (tmp_path / "s").exists()
     assert main([*base, "--gpus-per-run", "0.25"]) == 2
     assert "--backend ray" in capsys.readouterr().err
+    assert main([*base, "--backend", "ray", "--cpus-per-run", "0"]) == 2
+    assert "--cpus-per-run: got 0" in capsys.readouterr().err
+    assert main([*base, "--backend", "ray", "--address", "auto", "--workers", "2"]) == 2
+    assert "--workers: got 2" in capsys.readouterr().err and not (tmp_path / "s").exists()
     with pytest.raises(ValueError, match="cpus_per_run: got 0"):
         RayBackend(cpus_per_run=0)
     with pytest.raises(ValueError, match="gpus_per_run: got -1"):

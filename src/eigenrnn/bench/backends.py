@@ -337,6 +337,10 @@ def from_args(args: argparse.Namespace) -> LocalBackend | RayBackend:
             if value is not None:
                 raise ValueError(bad_value(flag, value, "nothing with --backend local (it applies to --backend ray)"))
         return LocalBackend(args.workers)
+    if args.cpus_per_run is not None and args.cpus_per_run < 1:
+        raise ValueError(bad_value("--cpus-per-run", args.cpus_per_run, "a positive integer"))
+    if args.gpus_per_run is not None and not (math.isfinite(args.gpus_per_run) and args.gpus_per_run >= 0):
+        raise ValueError(bad_value("--gpus-per-run", args.gpus_per_run, "a number >= 0 (e.g. 0.25 for four runs per GPU)"))
     if args.address is not None and args.workers is not None:
         raise ValueError(bad_value("--workers", args.workers,
                                    "nothing with --address (the cluster's nodes set their CPUs at `ray start`)"))
