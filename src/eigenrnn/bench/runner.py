@@ -154,7 +154,7 @@ def run_grid(
             pending.append(spec)
             _prepare(root / spec.path, resume=states[spec.path] == "resume")
 
-    bar = tqdm(total=len(specs), initial=len(specs) - len(pending), desc="bench",
+    bar = tqdm(total=len(specs), initial=len(specs) - len(pending), desc=f"bench[local {workers} workers]",
                unit="run", disable=not progress, dynamic_ncols=True)
     bar.set_postfix(result.counts)
     if not pending:
@@ -292,6 +292,7 @@ def write_bench_json(
     excluded: dict[str, str] | None = None,
     counts: dict[str, int] | None = None,
     started: str | None = None,
+    backend: dict | None = None,
 ) -> str:
     """Record the sweep in ``<root>/bench.json``; returns the session start time.
 
@@ -301,7 +302,8 @@ def write_bench_json(
     sessions says so.  ``excluded`` (from :func:`inapplicable`) is recorded
     per suite as ``not_run``, grouped by scheme and reason.  Call it once
     before the sweep (``counts=None``) and once after with the counts and the
-    ``started`` value the first call returned.
+    ``started`` value the first call returned.  ``backend`` (from a backend's
+    ``describe()``, :mod:`eigenrnn.bench.backends`) records where the session ran.
     """
     excluded = excluded or {}
     path = Path(root) / "bench.json"
@@ -330,6 +332,7 @@ def write_bench_json(
         record["sessions"].append({
             "suite": suite, "started": started, "finished": None, "workers": workers,
             "runs": len(specs) - len(excluded), "counts": None, **git_commit(), "hardware": hardware(),
+            **({"backend": backend} if backend is not None else {}),
         })
     else:
         session = next(s for s in reversed(record["sessions"]) if s["started"] == started)

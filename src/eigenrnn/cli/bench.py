@@ -6,8 +6,8 @@ import os
 import sys
 from dataclasses import asdict
 
-from eigenrnn.bench import profiles, variants
-from eigenrnn.bench.runner import inapplicable, plan, run_grid, validate, write_bench_json
+from eigenrnn.bench import backends, profiles, variants
+from eigenrnn.bench.runner import inapplicable, plan, validate, write_bench_json
 from eigenrnn.errors import bad_value
 
 
@@ -27,7 +27,7 @@ def register(sub) -> None:
     parser.add_argument("--out", required=True, help="sweep directory (reuse it to resume)")
     parser.add_argument("--workers", type=int, default=None,
                         help="worker processes, one torch thread each (default: the number of cores; "
-                        "with one GPU, about 4)")
+                        "with one GPU, about 4); with --backend ray and no --address, the CPUs of the local Ray instance")
     parser.add_argument("--schemes", default=None,
                         help="comma-separated schemes or variants, e.g. xavier,eigen:horizon,orthogonal+cal,"
                         "xavier{gain=2} (see docs/TRAINING.md; default: every scheme plus the chrono "
@@ -35,6 +35,10 @@ def register(sub) -> None:
     parser.add_argument("--cells", default=None, help="comma-separated cells among rnn,lstm,gru "
                         "(default: the profile's)")
     parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the profile's)")
+    backends.add_arguments(parser)
+    parser.add_argument("--tensorboard", default=None, metavar="DIR",
+                        help="write a TensorBoard log per run to DIR/<suite>/<task>/<cell>/<scheme>/seed<k>/ "
+                        "(needs the tensorboard extra) (default: none)")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the budgets and what would run, and write nothing")
     parser.set_defaults(func=run)
@@ -70,13 +74,18 @@ def run(args) -> int:
     validate(runnable, args.out)
     plan(runnable, args.out)  # refuses a directory trained with other budgets before touching it
     budgets = {name: asdict(profiles.budget(name, args.profile)) for name in names}
-    record = dict(suite=args.suite, profile=args.profile, specs=specs, budgets=budgets,
-                  workers=workers, excluded=excluded)
-    with directory_lock(args.out):
+    if args.tensorboard is not None:
+        from eigenrnn.train.tensorboard import require_tensorboard
+
+        require_tensorboard()
+    with directory_lock(args.out), backends.from_args(args) as backend:
         mark_output(args.out, "bench")
         sweep_stale_tmp(args.out, ("bench.json",))  # left by a kill during an atomic write
+        where = backend.describe()
+        record = dict(suite=args.suite, profile=args.profile, specs=specs, budgets=budgets,
+                      workers=where.get("workers", workers), excluded=excluded, backend=where)
         started = write_bench_json(args.out, **record)
-        result = run_grid(runnable, args.out, workers=workers)
+        result = backend.run_grid(runnable, args.out, tensorboard=args.tensorboard)
         write_bench_json(args.out, **record, counts=result.counts, started=started)
     counts = result.counts
     print(f"bench: {len(runnable)} runs: {counts['finished']} finished, {counts['skipped']} skipped "

@@ -77,6 +77,9 @@ def register(sub) -> None:
                    help="a task option, e.g. --option length=200 (repeatable; VALUE is read as JSON if it parses)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint.pt")
     p.add_argument("--no-progress", action="store_true", help="no progress bars or epoch lines")
+    p.add_argument("--tensorboard", metavar="DIR", default=None,
+                   help="also log losses, metrics, lr, gradient norm (and with --track-spectrum the eigenvalue "
+                   "moduli) to TensorBoard in DIR; needs the tensorboard extra (default: no TensorBoard log)")
     p.set_defaults(func=run)
 
 
@@ -125,7 +128,13 @@ def run(args: argparse.Namespace) -> int:
     from eigenrnn.train import train
 
     config = config_from_args(args)
-    result = train(config, resume=args.resume, progress=not args.no_progress)
+    callbacks = []
+    if args.tensorboard is not None:
+        from eigenrnn.train.tensorboard import TensorBoardLogger, require_tensorboard
+
+        require_tensorboard()
+        callbacks.append(TensorBoardLogger(args.tensorboard))
+    result = train(config, resume=args.resume, progress=not args.no_progress, callbacks=callbacks)
     print(format_result(result))
     return 0
 

@@ -456,17 +456,19 @@ class Trainer:
             loss, stats = self.objective.loss_and_stats(self.model, batch)
         self.optimizer.zero_grad(set_to_none=True)
         clip = self.config.clip
+        # The pre-clipping gradient norm, for callbacks (None without clipping: nothing measured it).
+        self.grad_norm: Tensor | None = None
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
             if clip is not None:
                 self.scaler.unscale_(self.optimizer)
-                nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+                self.grad_norm = nn.utils.clip_grad_norm_(self.model.parameters(), clip)
             self.scaler.step(self.optimizer)
             self.scaler.update()
         else:
             loss.backward()
             if clip is not None:
-                nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+                self.grad_norm = nn.utils.clip_grad_norm_(self.model.parameters(), clip)
             self.optimizer.step()
         return stats
 
