@@ -78,7 +78,7 @@ def run(args) -> int:
         from eigenrnn.train.tensorboard import require_tensorboard
 
         require_tensorboard()
-    with directory_lock(args.out), backends.from_args(args) as backend:
+    with backends.from_args(args) as backend, directory_lock(args.out):
         mark_output(args.out, "bench")
         sweep_stale_tmp(args.out, ("bench.json",))  # left by a kill during an atomic write
         where = backend.describe()
