@@ -208,9 +208,9 @@ class TrainConfig:
 
 def _jsonable(value: Any, name: str) -> Any:
     """``value`` with Spectrum objects as dicts and tuples as lists; ValueError if not JSON-representable."""
-    from eigenrnn.spectrum import Spectrum
+    from eigenrnn.spectrum import Spectrum, SpectrumMixture
 
-    if isinstance(value, Spectrum):
+    if isinstance(value, (Spectrum, SpectrumMixture)):
         return value.to_dict()
     if isinstance(value, Mapping):
         out = {}
