@@ -343,3 +343,34 @@ def _solve(objective, tol: float, max_evals: int) -> tuple[float, bool, float, i
                 side = 1
     u, f, q = best()
     return u, False, q, len(points)
+
+
+#: Training sequences :func:`calibrate_on_split` uses (the issue's prototype used 256 images).
+CALIBRATION_EXAMPLES = 256
+
+
+def calibrate_on_split(model: nn.Module, split: Any, spec: str, *, examples: int = CALIBRATION_EXAMPLES) -> dict[str, Any]:
+    """Run :func:`calibrate_` for ``eigenrnn train --calibrate`` on training data; return the result's dict.
+
+    The batch is the first ``examples`` training sequences in the split's
+    order among those of the longest length, so the batch holds no padding
+    (padded steps are not data and would bias the averaged Jacobian); for
+    fixed-length tasks (pixel MNIST, synthetic) that is simply the first
+    ``examples``.  No randomness is used, so the data order and the run's
+    seeds are unaffected.
+
+    Args:
+        model: a model with ``.rnn`` and ``.rnn_inputs`` (:class:`eigenrnn.models.SequenceModel`).
+        split: a :class:`eigenrnn.tasks.registry.SequenceDataset`.
+        spec: ``"QUANTITY=TARGET"`` (see :func:`parse_calibrate`).
+        examples: most sequences to use.
+    """
+    quantity, target = parse_calibrate(spec)
+    check_int("examples", examples)
+    lengths = getattr(split, "lengths", None)
+    if lengths is not None:
+        index = torch.nonzero(lengths == lengths.max()).flatten()[:examples]
+    else:
+        index = torch.arange(min(len(split), examples), device=split.x.device)
+    x = split.batch(index.to(split.x.device)).x
+    return calibrate_(model, x, target=target, quantity=quantity).to_dict()
