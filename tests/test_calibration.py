@@ -206,3 +206,29 @@ def test_config_refuses_bad_calibrate():
         TrainConfig(task="tomita3", calibrate="jacobian_radius=-1")
     with pytest.raises(ValueError, match="calibrate"):
         TrainConfig(task="multi30k", calibrate="jacobian_radius=1.0")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: torch.nn.RNN(3, 7),
+        lambda: torch.nn.RNN(3, 7, nonlinearity="relu"),
+        lambda: torch.nn.GRU(3, 7),
+        lambda: torch.nn.LSTM(3, 7),
+        lambda: torch.nn.LSTM(3, 7, proj_size=4),
+    ],
+)
+def test_fast_mean_jacobian_equals_the_average_of_the_step_jacobians(make):
+    from eigenrnn.analysis import state_jacobians
+    from eigenrnn.analysis.cells import cell_params, mean_cell_jacobian
+    from eigenrnn.analysis.trajectory import layer_trajectory
+
+    torch.manual_seed(0)
+    module = make().double()
+    x = torch.randn(9, 5, 3, dtype=torch.float64)
+    traj = layer_trajectory(module, x)
+    fast = mean_cell_jacobian(cell_params(module).to(torch.float64), traj.inputs, traj.states[:-1])
+    assert torch.allclose(fast, state_jacobians(module, x).mean(dim=(0, 1)), atol=1e-12)
+    assert torch.allclose(
+        mean_jacobian_eigenvalues(module, x).eigenvalues, mean_jacobian_eigenvalues(module, x, method="autograd").eigenvalues, atol=1e-9
+    )
