@@ -232,3 +232,22 @@ def test_fast_mean_jacobian_equals_the_average_of_the_step_jacobians(make):
     assert torch.allclose(
         mean_jacobian_eigenvalues(module, x).eigenvalues, mean_jacobian_eigenvalues(module, x, method="autograd").eigenvalues, atol=1e-9
     )
+
+
+def test_an_error_mid_search_leaves_the_weights_as_they_came(monkeypatch):
+    import eigenrnn.analysis.jacobians as jacobians
+
+    real, calls = jacobians.mean_jacobian_eigenvalues, []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(jacobians, "mean_jacobian_eigenvalues", flaky)
+    rnn = torch.nn.RNN(1, 8)
+    before = rnn.weight_hh_l0.detach().clone()
+    with pytest.raises(KeyboardInterrupt):
+        calibrate_(rnn, torch.rand(10, 4, 1, generator=_gen(0)), target=3.0)
+    assert len(calls) == 2 and torch.equal(rnn.weight_hh_l0.detach(), before)

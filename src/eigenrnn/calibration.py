@@ -243,24 +243,16 @@ def calibrate_(
     scales: dict[str, float] = {}
     evaluations = 0
     converged = True
-    for (layer, direction), blocks in sorted(layers.items()):
-        label = f"l{layer}.{'bwd' if direction else 'fwd'}"
-        scaler = _Layer(blocks)
-
-        def objective(u: float) -> tuple[float, float]:
-            scaler.set(u)
-            q = measure(layer, direction)
-            if math.isnan(q):
-                return q, math.nan
-            return q, (math.log(q) - math.log(target)) if q > 0 else -math.inf
-
-        u, ok, q, used = _solve(objective, tol, max_evals)
-        evaluations += used
-        scaler.set(u)
-        if not math.isfinite(q):
-            raise ValueError(bad_value("inputs", f"a batch on which {quantity} is {q}", "inputs giving a finite quantity"))
-        achieved[label], scales[label] = q, math.exp(u)
-        converged = converged and ok
+    scalers = {key: _Layer(blocks) for key, blocks in layers.items()}
+    try:
+        for key in sorted(layers):
+            used, ok = _calibrate_layer(key, scalers[key], measure, target, tol, max_evals, quantity, achieved, scales)
+            evaluations += used
+            converged = converged and ok
+    except BaseException:
+        for scaler in scalers.values():  # an error (or Ctrl-C) leaves the weights as they came
+            scaler.set(0.0)
+        raise
     return CalibrationResult(
         quantity=quantity,
         target=target,
@@ -271,6 +263,26 @@ def calibrate_(
         horizon=horizon,
         blocks=tuple(b.key for blocks in layers.values() for b in blocks),
     )
+
+
+def _calibrate_layer(key, scaler, measure, target, tol, max_evals, quantity, achieved, scales) -> tuple[int, bool]:
+    """Solve one layer/direction; record its value and scale; return ``(evaluations, converged)``."""
+    layer, direction = key
+    label = f"l{layer}.{'bwd' if direction else 'fwd'}"
+
+    def objective(u: float) -> tuple[float, float]:
+        scaler.set(u)
+        q = measure(layer, direction)
+        if math.isnan(q):
+            return q, math.nan
+        return q, (math.log(q) - math.log(target)) if q > 0 else -math.inf
+
+    u, ok, q, used = _solve(objective, tol, max_evals)
+    scaler.set(u)
+    if not math.isfinite(q):
+        raise ValueError(bad_value("inputs", f"a batch on which {quantity} is {q}", "inputs giving a finite quantity"))
+    achieved[label], scales[label] = q, math.exp(u)
+    return used, ok
 
 
 def _solve(objective, tol: float, max_evals: int) -> tuple[float, bool, float, int]:
