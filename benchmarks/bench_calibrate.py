@@ -6,7 +6,7 @@ pixels so that no dataset is needed).  Prints the time of one forward pass,
 of one ``calibrate_`` and their ratio, and the number of evaluations (each is
 one forward pass of the batch plus the measurement), which must stay <= 20.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_calibrate.py [--quantity jacobian_radius] [--target 1.0]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_calibrate.py [--data-dir ../shared/data/mnist] [--target 0.9]
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=196, help="sequence length (default 196)")
     parser.add_argument("--quantity", default="jacobian_radius", help="calibrated quantity (default jacobian_radius)")
     parser.add_argument("--target", type=float, default=0.9, help="target value (default 0.9)")
+    parser.add_argument("--data-dir", help="a directory with mnist.pkl.gz: use the first --batch mnist14 training digits "
+                        "instead of uniform noise (default: noise)")
     parser.add_argument("--repeats", type=int, default=5, help="forward passes timed, best kept (default 5)")
     args = parser.parse_args()
 
@@ -35,7 +37,15 @@ def main() -> None:
     cls = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}[args.cell]
     module = cls(1, args.hidden)
     init_rnn(module, args.scheme, generator=torch.Generator().manual_seed(0))
-    x = torch.rand(args.steps, args.batch, 1, generator=torch.Generator().manual_seed(1))
+    if args.data_dir is not None:
+        from eigenrnn.tasks import mnist
+
+        images, _ = mnist.load("train", data_dir=args.data_dir, download=False)
+        x = mnist.to_sequence(torch.as_tensor(images[: args.batch]), "mnist14")
+        source = "mnist14 digits"
+    else:
+        x = torch.rand(args.steps, args.batch, 1, generator=torch.Generator().manual_seed(1))
+        source = "uniform noise"
 
     forward = []
     with torch.no_grad():
@@ -49,7 +59,8 @@ def main() -> None:
     result = calibrate_(module, x, target=args.target, quantity=args.quantity)
     t_calibrate = time.perf_counter() - t0
 
-    print(f"{args.cell.upper()}-{args.hidden} ({args.scheme}), batch {args.batch} x {args.steps} steps, {args.quantity} -> {args.target}")
+    print(f"{args.cell.upper()}-{args.hidden} ({args.scheme}), {source}, batch {x.shape[1]} x {x.shape[0]} steps, "
+          f"{args.quantity} -> {args.target}")
     print(f"{'one forward pass':<22} {t_forward * 1e3:10.1f} ms")
     print(f"{'calibrate_':<22} {t_calibrate * 1e3:10.1f} ms")
     print(f"{'ratio':<22} {t_calibrate / t_forward:10.1f} x")
