@@ -24,7 +24,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 setup: $(VENV)/.installed
 
 demo: setup
-	$(BIN)/eigenrnn demo
+	$(BIN)/eigenrnn demo --force
 
 test: setup
 	$(BIN)/python -m pytest

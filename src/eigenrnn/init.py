@@ -13,6 +13,7 @@ one square hidden-to-hidden gate block at a time.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Callable, Iterator, Mapping
 
@@ -620,13 +621,15 @@ def init_rnn(
     for name, value in (("bias", None if chrono else bias), ("forget_bias", forget_bias)):
         if value is not None and not math.isfinite(float(value)):
             raise ValueError(bad_value(name, value, "a finite number or None"))
+    if not getattr(module, "bias", True) and (bias is not None or forget_bias is not None):
+        raise ValueError(bad_value("bias/forget_bias", (bias, forget_bias), "None for a module built with bias=False"))
+    for name in ("gain", "a", "alpha", "quantile", "nonnormality"):
+        value = scheme_kwargs.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value)):
+            raise ValueError(bad_value(name, value, "a finite number"))
     first = next(module.parameters())
     check_generator(generator, first.device)
 
-    gates = _GATES[kind]
-    hidden = module.hidden_size
-    proj = getattr(module, "proj_size", 0) or 0
-    loop = proj or hidden
     kwargs = dict(scheme_kwargs)
     spectra = None
     if scheme == "eigen":
@@ -637,6 +640,28 @@ def init_rnn(
         if horizon is not None and spectrum is None:
             defaults = {gate: horizon_spectrum(horizon, base) for gate, base in defaults.items()}
         spectra = _resolve_spectra(spectrum, defaults)
+
+    # A scheme may still refuse a block midway (e.g. rescaled-glorot at a small size): the
+    # module is then restored, so an error never leaves it half initialized.
+    saved = {name: p.detach().clone() for name, p in module.named_parameters()}
+    try:
+        _init_blocks(module, scheme, spec, kwargs, spectra, input_scheme, bias, forget_bias, generator, horizon)
+    except BaseException:
+        with torch.no_grad():
+            for name, p in module.named_parameters():
+                p.copy_(saved[name])
+        raise
+    return module
+
+
+def _init_blocks(module, scheme, spec, kwargs, spectra, input_scheme, bias, forget_bias, generator, horizon=None) -> None:
+    """The body of :func:`init_rnn`, after its arguments are checked."""
+    kind = _kind(module)
+    chrono = isinstance(bias, str)
+    gates = _GATES[kind]
+    hidden = module.hidden_size
+    proj = getattr(module, "proj_size", 0) or 0
+    loop = proj or hidden
 
     def draw_loop_block(target: torch.Tensor, gate: str) -> None:
         if scheme == "pytorch":
@@ -689,7 +714,6 @@ def init_rnn(
             if forget_bias is not None:
                 b_ih[hidden : 2 * hidden] = float(forget_bias)
                 b_hh[hidden : 2 * hidden] = 0.0
-    return module
 
 
 # Calibration lives in its own module (it reads eigenrnn.analysis); imported

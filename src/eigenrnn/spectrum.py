@@ -423,6 +423,9 @@ def spectral_matrix(
         vd = _right_multiply_block_diagonal(v, *parts)
         # W = V D V^{-1}  <=>  W V = V D  <=>  V^T W^T = (V D)^T
         w = torch.linalg.solve(v.T, vd.T).T
+    if not bool(torch.isfinite(w).all()):
+        # V = Q (I + eps U) is too ill-conditioned to invert in this dtype.
+        raise ValueError(bad_value("nonnormality", nonnormality, f"a smaller value: V D V^-1 is not finite in {compute_dtype} at n={n}"))
     return w.to(dtype)
 
 
@@ -486,7 +489,12 @@ def fit_spectrum(eigenvalues, *, quantile: float = FIT_QUANTILE, real_tol: float
     >>> abs(fit.r_max - 0.9) < 0.05 and abs(fit.max_phase - 1.0) < 0.15
     True
     """
-    lam = torch.as_tensor(eigenvalues)
+    try:
+        lam = torch.as_tensor(eigenvalues)
+    except (TypeError, RuntimeError, ValueError):
+        raise TypeError(bad_value("eigenvalues", type(eigenvalues).__name__, "a tensor or array of numbers")) from None
+    if lam.dtype == torch.bool:
+        raise TypeError(bad_value("eigenvalues", lam.dtype, "real or complex numbers"))
     if not lam.is_complex():
         lam = lam.to(torch.float64).to(torch.complex128)
     lam = lam.to(torch.complex128).reshape(-1)

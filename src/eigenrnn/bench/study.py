@@ -540,9 +540,15 @@ def run_study(profile: str, out: str | os.PathLike, *, workers: int | None = Non
 
     Returns the result dictionary also written to ``out/summary.json``.
     """
+    from eigenrnn.io import check_output, directory_lock, mark_output, sweep_stale_tmp
+
+    check_output(out, "study", mode="resume", legacy=(("summary.json", "runs/study"),))
     out = Path(out)
     specs = study_grid(profile)
-    sweep = run_grid(specs, out / "runs", workers=workers, progress=progress, train_fn=train_with_init_snapshot)
+    with directory_lock(out):
+        mark_output(out, "study")
+        sweep_stale_tmp(out, ("summary.json", "summary.md"))
+        sweep = run_grid(specs, out / "runs", workers=workers, progress=progress, train_fn=train_with_init_snapshot)
     apply = STUDY_PROFILES[profile].apply_thresholds
     runs = [r for r in (read_run(out / "runs", s, apply_thresholds=apply) for s in specs) if r is not None]
     if not runs:

@@ -30,7 +30,8 @@ def register(sub) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("checkpoint", metavar="CHECKPOINT", help="eigenrnn checkpoint, or a state_dict file with --cell/--hidden")
-    parser.add_argument("--out", required=True, metavar="DIR", help="output directory (replaced if it holds an earlier report)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output directory: new or empty, or an earlier analyze output with --force")
+    parser.add_argument("--force", action="store_true", help="replace an earlier `eigenrnn analyze` output at --out (default: refuse it)")
     parser.add_argument("--task", metavar="NAME", help="drive trajectories with this task's example inputs")
     parser.add_argument("--cell", metavar="{rnn,lstm,gru}", help="CHECKPOINT is a plain state_dict of this cell type")
     parser.add_argument("--hidden", type=int, metavar="H", help="hidden size of the plain state_dict (with --cell)")
@@ -63,13 +64,12 @@ def _check_args(args: argparse.Namespace) -> None:
         raise ValueError(bad_value("--steps", args.steps, "nothing with --task (the task sets the sequence length)"))
 
 
-def _check_out(out: Path) -> Path:
-    if out.exists():
-        if not out.is_dir():
-            raise EigenRNNError(f"--out: {out} exists and is not a directory")
-        if any(out.iterdir()) and not (out / "analysis.json").is_file():
-            raise EigenRNNError(f"--out: {out} is a non-empty directory that does not hold an earlier report; choose another")
-    return out
+def _check_out(args: argparse.Namespace) -> Path:
+    from eigenrnn.io import check_output
+
+    inputs = (args.checkpoint,) + ((args.spectra,) if args.spectra else ())
+    check_output(args.out, "analyze", inputs=inputs, force=args.force, legacy=(("analysis.json", "report.md"),))
+    return Path(args.out)
 
 
 def _load_project_checkpoint(path: Path) -> Any:
@@ -206,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
 
     _check_args(args)
     path = Path(args.checkpoint)
-    out = _check_out(Path(args.out))
+    out = _check_out(args)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint: {path} not found")
     ckpt = None
@@ -227,7 +227,7 @@ def run(args: argparse.Namespace) -> int:
         model, inputs, title=f"Eigen analysis of {path.name}", notes=[f"model: {description}", *notes], tracked=tracked, seed=args.seed
     )
     effective = _effective(model, inputs, args.calibrate)
-    with atomic_directory(out) as tmp:
+    with atomic_directory(out, overwrite=args.force, marker="analyze") as tmp:
         files = write_report(report, tmp)
         files += _write_effective(effective, args.calibrate, tmp)
     print(summary_table(report))

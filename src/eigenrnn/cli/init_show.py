@@ -46,8 +46,14 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--calibrate: got {args.calibrate!r}; expected it together with --task (calibration needs inputs)")
     if args.batch < 1:
         raise ValueError(f"--batch: got {args.batch}; expected a positive integer")
+    from eigenrnn.io import check_output
+    from eigenrnn.resources import check_fits, recurrent_parameters
+
+    check_output(args.out, "init-show", mode="file")
+    check_fits("--size", args.size, recurrent_parameters(args.cell, args.size))
     extra = {} if args.horizon is None else {"horizon": args.horizon}
     if args.task is not None:
+        check_output(args.out.with_name(args.out.stem + "_effective.png"), "init-show", mode="file")
         return _run_on_task(args, extra)
     module = CELLS[args.cell](1, args.size)
     init_rnn(module, args.scheme, generator=torch.Generator().manual_seed(args.seed), **extra)

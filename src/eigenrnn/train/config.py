@@ -197,6 +197,11 @@ class TrainConfig:
             amp = device == "cuda"
         elif amp and device != "cuda":
             raise ValueError(bad_value("amp", amp, "False on device 'cpu' (mixed precision needs CUDA)"))
+        from eigenrnn.resources import check_fits, recurrent_parameters
+
+        check_fits("hidden", self.hidden, recurrent_parameters(self.cell, self.hidden, self.layers), device=device)
+        if self.out is not None and not self.out.strip():
+            raise ValueError(bad_value("out", self.out, "a directory path, or None for runs/<task>-<cell>-<init>-s<seed>"))
         out = self.out or os.path.join("runs", f"{self.task}-{self.cell}-{self.init}-s{self.seed}")
         return dataclasses.replace(
             self,
@@ -305,7 +310,7 @@ def _check_values(cfg: TrainConfig) -> None:
         raise ValueError(bad_value("momentum", cfg.momentum, "0 with optimizer 'adam' (rmsprop and sgd take momentum)"))
     if cfg.lr_step_size is not None and cfg.lr_schedule != "step":
         raise ValueError(bad_value("lr_step_size", cfg.lr_step_size, "None unless lr_schedule is 'step'"))
-    if cfg.embedding_dim is not None and cfg.task in ("mnist", "pmnist", "mnist14", "adding", "sine", "mackey-glass"):
+    if cfg.embedding_dim is not None and cfg.task in ("mnist", "pmnist", "mnist14", "pmnist14", "adding", "sine", "mackey-glass"):
         raise ValueError(bad_value("embedding_dim", cfg.embedding_dim, f"None for task {cfg.task!r} (float inputs)"))
     if cfg.calibrate is not None:
         from eigenrnn.calibration import parse_calibrate
