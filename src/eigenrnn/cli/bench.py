@@ -48,6 +48,10 @@ def run(args) -> int:
     from eigenrnn.io import check_output, directory_lock, mark_output, sweep_stale_tmp
 
     check_output(args.out, "bench", mode="resume", legacy=("bench.json",))
+    if args.tensorboard is not None:
+        from eigenrnn.train.tensorboard import require_tensorboard
+
+        require_tensorboard()
     chosen = None if args.schemes is None else variants.split(args.schemes, "--schemes")
     specs = profiles.grid(args.suite, args.profile, schemes=chosen,
                           cells=_split(args.cells, "--cells"), seeds=args.seeds)
@@ -74,10 +78,6 @@ def run(args) -> int:
     validate(runnable, args.out)
     plan(runnable, args.out)  # refuses a directory trained with other budgets before touching it
     budgets = {name: asdict(profiles.budget(name, args.profile)) for name in names}
-    if args.tensorboard is not None:
-        from eigenrnn.train.tensorboard import require_tensorboard
-
-        require_tensorboard()
     with backends.from_args(args) as backend, directory_lock(args.out):
         mark_output(args.out, "bench")
         sweep_stale_tmp(args.out, ("bench.json",))  # left by a kill during an atomic write
