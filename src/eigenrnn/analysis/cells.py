@@ -247,14 +247,14 @@ def _coefficients(params: CellParams, x: torch.Tensor, state: torch.Tensor) -> l
         hidden = params.hidden_size
         gi = _affine(x, params.weight_ih, params.bias_ih)
         gh = _affine(state, params.weight_hh, params.bias_hh)
-        rz = torch.sigmoid(gi[:, : 2 * hidden] + gh[:, : 2 * hidden])
+        rz = gi[:, : 2 * hidden].add_(gh[:, : 2 * hidden]).sigmoid_()
         r, z = rz[:, :hidden], rz[:, hidden:]
         gh_n = gh[:, 2 * hidden :]
-        n = torch.addcmul(gi[:, 2 * hidden :], r, gh_n).tanh_()
+        n = gi[:, 2 * hidden :].addcmul_(r, gh_n).tanh_()
         keep = 1 - z
         through_n = n.square().neg_().add_(1).mul_(keep)
         via_r = through_n * r
-        return [(state - n).mul_(z).mul_(keep), via_r, (1 - r).mul_(gh_n).mul_(via_r), z]
+        return [n.neg_().add_(state).mul_(z).mul_(keep), via_r, (1 - r).mul_(gh_n).mul_(via_r), z]
     p = params.output_size
     h, c = state[..., :p], state[..., p:]
     pre = _affine(x, params.weight_ih, params.bias_ih) + _affine(h, params.weight_hh, params.bias_hh)
