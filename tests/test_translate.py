@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import re
 import sys
 
 import numpy as np
@@ -36,9 +37,7 @@ def tokenizer():
     return multi30k.train_tokenizer(PAIRS, vocab_size=100)
 
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("m30k")
+def _write_data(root):
     data = root / "multi30k"
     data.mkdir()
     order = np.random.default_rng(0).permutation(len(PAIRS))
@@ -47,6 +46,13 @@ def run_dir(tmp_path_factory):
         for lang, index in (("de", 0), ("en", 1)):
             with gzip.open(data / f"{stem}.{lang}.gz", "wt", encoding="utf-8") as fh:
                 fh.write("\n".join(p[index] for p in items) + "\n")
+    return data
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("m30k")
+    data = _write_data(root)
     out = root / "run"
     train({"task": "multi30k", "task_options": {"data_dir": str(data), "max_len": MAX_LEN}, "vocab_size": 100,
            "hidden": 16, "epochs": 2, "batch_size": 8, "lr": 1e-2, "beam_size": 1, "out": str(out)}, progress=False)
@@ -151,3 +157,18 @@ def test_a_non_utf8_byte_names_its_line(run_dir, tmp_path, capsys):
     assert status == 2
     assert "line 3 is not UTF-8 (byte 0xe4" in err and "Traceback" not in err
     assert out == ""  # the whole input is checked before any output
+
+
+def test_training_shows_progress_while_decoding_for_bleu(tmp_path, monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    term = Terminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    train({"task": "multi30k", "task_options": {"data_dir": str(_write_data(tmp_path))}, "vocab_size": 100,
+           "hidden": 8, "epochs": 1, "batch_size": 8, "eval_batch_size": 2, "beam_size": 2, "out": str(tmp_path / "r")},
+          progress=True)
+    shown = term.getvalue()
+    assert "final evaluation: decoding 8 test sentences with beam 2" in shown
+    assert "val BLEU" in shown and re.search(r"test BLEU \(beam 2\):.*\d/8", shown)
