@@ -32,17 +32,16 @@ def register(sub) -> None:
             "Put `--` before argument sentences that start with '-'; a sentence that is exactly `--` "
             "can only come through --input, where every line is plain data."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("checkpoint", help="checkpoint.pt / best.pt, or a run directory")
     p.add_argument("sentences", nargs="*", help="German sentence(s), unless --input is given")
     p.add_argument("--input", metavar="FILE|-", default=None,
                    help="read sentences from this UTF-8 file, one per line (- reads stdin); "
-                        "the whole input is checked before any output")
+                        "the whole input is checked before any output (default: none, sentences are arguments)")
     p.add_argument("--beam", type=int, default=None,
-                   help="beam width >= 1, 1 is greedy (None: the run's beam size)")
+                   help="beam width >= 1, 1 is greedy (default: the run's beam size)")
     p.add_argument("--batch-size", type=int, default=64, help="sentences decoded together (greedy; outputs do not depend on it)")
-    p.add_argument("--max-len", type=int, default=None, help="at most this many output tokens (None: 2 x source + 10)")
+    p.add_argument("--max-len", type=int, default=None, help="at most this many output tokens (default: 2 x source length + 10)")
     p.set_defaults(func=run)
 
 
