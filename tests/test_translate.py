@@ -172,3 +172,12 @@ def test_training_shows_progress_while_decoding_for_bleu(tmp_path, monkeypatch):
     shown = term.getvalue()
     assert "final evaluation: decoding 8 test sentences with beam 2" in shown
     assert "val BLEU" in shown and re.search(r"test BLEU \(beam 2\):.*\d/8", shown)
+
+
+def test_normalisation_leaves_the_real_training_text_alone_but_for_the_documented_lines(shared_data):
+    pairs = multi30k.load("train", shared_data / "multi30k", download=False)
+    changed_de = [de for de, _ in pairs if normalize_sentence(de) != de]
+    changed_en = [en for _, en in pairs if normalize_sentence(en) != en]
+    assert len(changed_de) == 129 and len(changed_en) == 1  # as the eigenrnn.translation docstring states
+    assert sum("\u00a0" in de for de in changed_de) == 44
+    assert all("  " in s or "\u00a0" in s for s in changed_de + changed_en)

@@ -11,9 +11,11 @@ Input policy (the same for every entry point):
   (non-breaking and other compatibility spaces, fullwidth letters and digits
   become their plain forms), then every run of whitespace (tabs included)
   becomes one space and the ends are stripped.  The Multi30k training text is
-  already in that form except for 129 double spaces and 44 no-break spaces
-  in 29,000 German lines, which the run's tokenizer saw as they are; training
-  is left unchanged so that existing runs and their records stay as they were;
+  already in that form except for 129 of its 29,000 German lines (double
+  spaces; no-break spaces in 44 of them) and one English line, which the
+  tokenizer saw as they are.  Training is deliberately left unchanged, so
+  existing runs, their tokenizers and their committed records stay as they
+  were; on text in normal form the normalisation changes nothing;
 * an empty (or all-whitespace) sentence translates to ``""`` without running
   the model;
 * a sentence longer than the run's source limit (the task option ``max_len``,
