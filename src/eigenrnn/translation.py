@@ -11,9 +11,9 @@ Input policy (the same for every entry point):
   (non-breaking and other compatibility spaces, fullwidth letters and digits
   become their plain forms), then every run of whitespace (tabs included)
   becomes one space and the ends are stripped.  The Multi30k training text is
-  already in that form except for 129 of its 29,000 German lines (double,
-  trailing or tab spaces; no-break spaces in 44 of them; nothing but whitespace) and one English line, which the
-  tokenizer saw as they are.  Training is deliberately left unchanged, so
+  already in that form except for 129 of its 29,000 German lines and one
+  English line, and there only in whitespace (double, trailing or tab spaces;
+  no-break spaces in 44 lines), which the tokenizer saw as they are.  Training is deliberately left unchanged, so
   existing runs, their tokenizers and their committed records stay as they
   were; on text in normal form the normalisation changes nothing;
 * an empty (or all-whitespace) sentence translates to ``""`` without running
