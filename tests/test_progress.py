@@ -66,7 +66,7 @@ def test_bench_progress_in_a_log_file_has_no_carriage_returns(tmp_path, capsys):
     run_grid(specs, tmp_path, workers=1, progress=True, train_fn=quick_train)
     err = capsys.readouterr().err  # pytest's capture is not a terminal
     assert "\r" not in err
-    assert [line.split(" [")[0] for line in err.splitlines()] == [f"bench: {i}/{len(specs)} ({100 * i // len(specs):3d}%)"
+    assert [line.split(" [")[0] for line in err.splitlines()] == [f"bench[local 1 workers]: {i}/{len(specs)} ({100 * i // len(specs):3d}%)"
                                                                    for i in range(1, len(specs) + 1)]
 
 

@@ -43,6 +43,9 @@ def register(sub) -> None:
     p.add_argument("--cell", choices=CELLS, help="recurrent cell (default gru)")
     p.add_argument("--init", choices=schemes(), help="initialization scheme (default xavier)")
     p.add_argument("--init-kwargs", metavar="JSON", help='keyword arguments of init_rnn, e.g. \'{"forget_bias": 1.0}\' (default {})')
+    p.add_argument("--calibrate", nargs="?", const="jacobian_radius=1.0", metavar="QUANTITY=TARGET",
+                   help="before the first step, rescale the recurrent eigenvalue moduli on training inputs until QUANTITY "
+                   "(jacobian_radius or gradient_decay) equals TARGET (default: off; given bare: jacobian_radius=1.0)")
     p.add_argument("--hidden", type=int, help="hidden size (default 128)")
     p.add_argument("--layers", type=int, help="stacked recurrent layers (default 1)")
     p.add_argument("--nonlinearity", choices=NONLINEARITIES, help="rnn cell only (default tanh)")
@@ -77,6 +80,9 @@ def register(sub) -> None:
                    help="a task option, e.g. --option length=200 (repeatable; VALUE is read as JSON if it parses; default: none)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint.pt")
     p.add_argument("--no-progress", action="store_true", help="no progress bars or epoch lines")
+    p.add_argument("--tensorboard", metavar="DIR", default=None,
+                   help="also log losses, metrics, lr, gradient norm (and with --track-spectrum the eigenvalue "
+                   "moduli) to TensorBoard in DIR; needs the tensorboard extra (default: no TensorBoard log)")
     p.set_defaults(func=run)
 
 
@@ -103,6 +109,8 @@ def config_from_args(args: argparse.Namespace):
             data[name] = value
     if args.clip is not None:
         data["clip"] = None if args.clip == 0 else args.clip
+    if getattr(args, "calibrate", None) is not None:
+        data["calibrate"] = args.calibrate
     if args.init_kwargs is not None:
         try:
             kwargs = json.loads(args.init_kwargs)
@@ -125,7 +133,13 @@ def run(args: argparse.Namespace) -> int:
     from eigenrnn.train import train
 
     config = config_from_args(args)
-    result = train(config, resume=args.resume, progress=not args.no_progress)
+    callbacks = []
+    if args.tensorboard is not None:
+        from eigenrnn.train.tensorboard import TensorBoardLogger, require_tensorboard
+
+        require_tensorboard()
+        callbacks.append(TensorBoardLogger(args.tensorboard))
+    result = train(config, resume=args.resume, progress=not args.no_progress, callbacks=callbacks)
     print(format_result(result))
     return 0
 
