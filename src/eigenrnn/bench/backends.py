@@ -197,7 +197,7 @@ class RayBackend:
         cluster's capacity is in flight, so Ctrl-C cancels few tasks; a run in
         flight then restarts on the next rerun (its checkpoints stay on the worker).
         """
-        from tqdm.auto import tqdm
+        from eigenrnn.progress import Progress
 
         self.start()
         ray = self._ray
@@ -214,9 +214,9 @@ class RayBackend:
                 pending.append(spec)
                 _prepare(root / spec.path, resume=states[spec.path] == "resume")
         cluster = self.describe()
-        bar = tqdm(total=len(specs), initial=len(specs) - len(pending),
-                   desc=f"bench[ray {len(cluster['nodes'])} node(s), {cluster['resources'].get('CPU', 0):g} CPU]",
-                   unit="run", disable=not progress, dynamic_ncols=True)
+        bar = Progress(len(specs), initial=len(specs) - len(pending),
+                       desc=f"bench[ray {len(cluster['nodes'])} node(s), {cluster['resources'].get('CPU', 0):g} CPU]",
+                       unit="run", enabled=progress)
         bar.set_postfix(result.counts)
         if not pending:
             bar.close()

@@ -129,7 +129,8 @@ def run_grid(
         specs: the grid, e.g. from :func:`eigenrnn.bench.profiles.grid`.
         root: the sweep directory.
         workers: number of worker processes (default ``os.cpu_count()``).
-        progress: show a tqdm bar over the whole grid.
+        progress: show progress over the whole grid on stderr (a tqdm bar on a
+            terminal, one line per finished run otherwise; :class:`eigenrnn.progress.Progress`).
         train_fn: a picklable replacement for :func:`eigenrnn.train.train`
             with the same signature (default: that function).
 
@@ -137,7 +138,7 @@ def run_grid(
         :class:`SweepResult` with one status per run path: ``"skipped"``
         (finished before this call), ``"finished"``, ``"diverged"`` or ``"failed"``.
     """
-    from tqdm.auto import tqdm
+    from eigenrnn.progress import Progress
 
     workers = (os.cpu_count() or 1) if workers is None else workers
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
@@ -154,8 +155,9 @@ def run_grid(
             pending.append(spec)
             _prepare(root / spec.path, resume=states[spec.path] == "resume")
 
-    bar = tqdm(total=len(specs), initial=len(specs) - len(pending), desc=f"bench[local {workers} workers]",
-               unit="run", disable=not progress, dynamic_ncols=True)
+    # A bar on a terminal, a plain line per finished run in a log file.
+    bar = Progress(len(specs), initial=len(specs) - len(pending), desc=f"bench[local {workers} workers]", unit="run",
+                   enabled=progress)
     bar.set_postfix(result.counts)
     if not pending:
         bar.close()

@@ -22,8 +22,8 @@ def register(sub) -> None:
             "Every scheme gets the profile's budget; see --dry-run for the table."
         ),
     )
-    parser.add_argument("--suite", required=True, choices=(*profiles.SUITES, "all"))
-    parser.add_argument("--profile", required=True, choices=profiles.PROFILES)
+    parser.add_argument("--suite", required=True, choices=(*profiles.SUITES, "all"), help="task suite to run (required)")
+    parser.add_argument("--profile", required=True, choices=profiles.PROFILES, help="budget profile (required; see docs/TRAINING.md)")
     parser.add_argument("--out", required=True, help="sweep directory (reuse it to resume)")
     parser.add_argument("--workers", type=int, default=None,
                         help="worker processes, one torch thread each (default: the number of cores; "

@@ -20,10 +20,10 @@ def register(sub) -> None:
         description="Initialize one recurrent layer with a scheme, print the spectral radius of every "
         "gate block and plot all eigenvalues on the complex plane with the unit circle.",
     )
-    parser.add_argument("--scheme", required=True, choices=schemes())
+    parser.add_argument("--scheme", required=True, choices=schemes(), help="initialization scheme (required)")
     parser.add_argument("--size", type=int, default=64, help="hidden size H (default 64)")
-    parser.add_argument("--cell", choices=tuple(CELLS), default="gru")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cell", choices=tuple(CELLS), default="gru", help="cell whose recurrent blocks are initialized")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the initializer's generator")
     parser.add_argument("--out", type=Path, required=True, help="PNG file to write")
     parser.add_argument("--horizon", type=int, metavar="T",
                         help="init_rnn horizon: eigen builds a timescale spectrum with tau_max = T (default: none)")
