@@ -10,8 +10,6 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
-import torch
-
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -66,6 +64,8 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
+    import torch  # here, not at module level: the CLI parser imports this module and must not load torch
+
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
 

@@ -113,6 +113,7 @@ def run_grid(
     workers: int | None = None,
     progress: bool = True,
     train_fn: Callable | None = None,
+    threads: int = 1,
 ) -> SweepResult:
     """Train every run of ``specs`` under ``root`` that has not finished yet.
 
@@ -123,6 +124,8 @@ def run_grid(
         progress: show a tqdm bar over the whole grid.
         train_fn: a picklable replacement for :func:`eigenrnn.train.train`
             with the same signature (default: that function).
+        threads: torch threads of each worker (default 1). Runs are
+            bit-identical only at an equal count (see docs/TRAINING.md).
 
     Returns:
         :class:`SweepResult` with one status per run path: ``"skipped"``
@@ -157,7 +160,7 @@ def run_grid(
     queue = deque(pending)
     size = min(workers, len(pending))
     context = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(size, mp_context=context, initializer=_init_worker) as pool:
+    with cf.ProcessPoolExecutor(size, mp_context=context, initializer=_init_worker, initargs=(threads,)) as pool:
         running: dict[cf.Future, RunSpec] = {}
         try:
             while queue or running:
@@ -213,10 +216,10 @@ def _prepare(run_dir: Path, *, resume: bool) -> None:
         shutil.rmtree(run_dir)
 
 
-def _init_worker() -> None:
-    import torch
+def _init_worker(threads: int = 1) -> None:
+    from eigenrnn.threads import set_threads
 
-    torch.set_num_threads(1)
+    set_threads(threads)
 
 
 def _run_one(config: dict, resume: bool, train_fn: Callable | None) -> tuple[str, str | None]:
@@ -247,6 +250,7 @@ def write_bench_json(
     specs: Sequence[RunSpec],
     budgets: dict,
     workers: int,
+    threads: int | None = None,
     excluded: dict[str, str] | None = None,
     counts: dict[str, int] | None = None,
     started: str | None = None,
@@ -286,7 +290,7 @@ def write_bench_json(
     if started is None:
         started = _now()
         record["sessions"].append({
-            "suite": suite, "started": started, "finished": None, "workers": workers,
+            "suite": suite, "started": started, "finished": None, "workers": workers, "threads": threads,
             "runs": len(specs) - len(excluded), "counts": None, **git_commit(), "hardware": hardware(),
         })
     else:
@@ -309,7 +313,10 @@ def hardware() -> dict:
     except OSError:
         pass
     cuda = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "cuda": cuda,
+    # The instruction set torch's kernels dispatch to (e.g. AVX2 on AMD EPYC, AVX512 on a
+    # recent Xeon): it changes float results in the last bits, so records say which it was.
+    return {"cpu": cpu, "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cores": os.cpu_count(),
+            "torch": torch.__version__, "cuda": cuda,
             "python": platform.python_version(), "platform": platform.platform()}
 
 

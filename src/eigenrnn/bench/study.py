@@ -535,14 +535,17 @@ def _hardware() -> str:
     return f"{hw['cpu']}, {hw['cores']} cores, {hw['cuda'] or 'no GPU'}, torch {hw['torch']}"
 
 
-def run_study(profile: str, out: str | os.PathLike, *, workers: int | None = None, progress: bool = True) -> dict[str, Any]:
+def run_study(
+    profile: str, out: str | os.PathLike, *, workers: int | None = None, progress: bool = True, threads: int = 1
+) -> dict[str, Any]:
     """Train the study grid under ``out/runs`` (resumably) and write the summary, figures and page.
 
     Returns the result dictionary also written to ``out/summary.json``.
     """
     out = Path(out)
     specs = study_grid(profile)
-    sweep = run_grid(specs, out / "runs", workers=workers, progress=progress, train_fn=train_with_init_snapshot)
+    sweep = run_grid(specs, out / "runs", workers=workers, progress=progress, train_fn=train_with_init_snapshot,
+                     threads=threads)
     apply = STUDY_PROFILES[profile].apply_thresholds
     runs = [r for r in (read_run(out / "runs", s, apply_thresholds=apply) for s in specs) if r is not None]
     if not runs:

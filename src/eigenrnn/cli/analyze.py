@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import nn
-
+from eigenrnn.cli._threads import add_threads_option, apply_threads
 from eigenrnn.errors import CheckpointError, EigenRNNError, bad_value
+
+if TYPE_CHECKING:  # torch is imported in the functions, so that registering the parser stays fast
+    import torch
+    from torch import nn
 
 _DEFAULT_STEPS = 100
 
@@ -41,6 +43,7 @@ def register(sub) -> None:
     parser.add_argument("--steps", type=int, metavar="T", help=f"length of random input sequences (default {_DEFAULT_STEPS}; not with --task)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the inputs and of the fixed-point search (default 0)")
     parser.add_argument("--spectra", metavar="FILE", help="spectra.npz recorded in training (default: the one beside a checkpoint)")
+    add_threads_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -82,6 +85,8 @@ def _load_project_checkpoint(path: Path) -> Any:
 
 
 def _task_inputs(name: str, args: argparse.Namespace, ckpt: Any) -> torch.Tensor:
+    import torch
+
     try:
         from eigenrnn.tasks import get_task
     except ImportError as exc:
@@ -100,6 +105,9 @@ def _module_path(model: nn.Module, target: nn.Module) -> str:
 
 def _inputs(model: nn.Module, args: argparse.Namespace, ckpt: Any) -> tuple[dict[str, tuple[torch.Tensor, str]], list[str]]:
     """Inputs for every recurrent module, and notes for the report on where they came from."""
+    import torch
+    from torch import nn
+
     from eigenrnn.analysis.report import recurrent_modules
 
     modules = recurrent_modules(model)
@@ -167,6 +175,7 @@ def run(args: argparse.Namespace) -> int:
     from eigenrnn.io import atomic_directory
 
     _check_args(args)
+    apply_threads(args)
     path = Path(args.checkpoint)
     out = _check_out(Path(args.out))
     if not path.is_file():

@@ -7,7 +7,7 @@ import sys
 from dataclasses import asdict
 
 from eigenrnn.bench import profiles
-from eigenrnn.bench.runner import inapplicable, plan, run_grid, validate, write_bench_json
+from eigenrnn.cli._threads import add_threads_option
 from eigenrnn.errors import bad_value
 
 
@@ -26,7 +26,7 @@ def register(sub) -> None:
     parser.add_argument("--profile", required=True, choices=profiles.PROFILES)
     parser.add_argument("--out", required=True, help="sweep directory (reuse it to resume)")
     parser.add_argument("--workers", type=int, default=None,
-                        help="worker processes, one torch thread each (default: the number of cores; "
+                        help="worker processes, --threads torch threads each (default: the number of cores; "
                         "with one GPU, about 4)")
     parser.add_argument("--schemes", default=None, help="comma-separated initializers (default: all)")
     parser.add_argument("--cells", default=None, help="comma-separated cells among rnn,lstm,gru "
@@ -34,10 +34,13 @@ def register(sub) -> None:
     parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the profile's)")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the budgets and what would run, and write nothing")
+    add_threads_option(parser, per=" per worker")
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
+    from eigenrnn.bench.runner import inapplicable, plan, run_grid, validate, write_bench_json
+
     specs = profiles.grid(args.suite, args.profile, schemes=_split(args.schemes, "--schemes"),
                           cells=_split(args.cells, "--cells"), seeds=args.seeds)
     workers = (os.cpu_count() or 1) if args.workers is None else args.workers
@@ -62,9 +65,9 @@ def run(args) -> int:
     plan(runnable, args.out)  # refuses a directory trained with other budgets before touching it
     budgets = {name: asdict(profiles.budget(name, args.profile)) for name in names}
     record = dict(suite=args.suite, profile=args.profile, specs=specs, budgets=budgets,
-                  workers=workers, excluded=excluded)
+                  workers=workers, threads=args.threads, excluded=excluded)
     started = write_bench_json(args.out, **record)
-    result = run_grid(runnable, args.out, workers=workers)
+    result = run_grid(runnable, args.out, workers=workers, threads=args.threads)
     write_bench_json(args.out, **record, counts=result.counts, started=started)
     counts = result.counts
     print(f"bench: {len(runnable)} runs: {counts['finished']} finished, {counts['skipped']} skipped "

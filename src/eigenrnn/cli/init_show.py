@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
-from torch import nn
+from eigenrnn.cli._lazy import LazyChoices
+from eigenrnn.cli._threads import add_threads_option, apply_threads
 
-from eigenrnn.init import init_rnn, recurrent_blocks, schemes
+CELLS = ("rnn", "lstm", "gru")
 
-CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+def _schemes() -> tuple[str, ...]:
+    from eigenrnn.init import schemes
+
+    return schemes()
 
 
 def register(sub) -> None:
@@ -20,11 +24,13 @@ def register(sub) -> None:
         description="Initialize one recurrent layer with a scheme, print the spectral radius of every "
         "gate block and plot all eigenvalues on the complex plane with the unit circle.",
     )
-    parser.add_argument("--scheme", required=True, choices=schemes())
+    parser.add_argument("--scheme", required=True, choices=LazyChoices(_schemes), metavar="SCHEME",
+                        help="initialization scheme: %(choices)s")
     parser.add_argument("--size", type=int, default=64, help="hidden size H (default 64)")
-    parser.add_argument("--cell", choices=tuple(CELLS), default="gru")
+    parser.add_argument("--cell", choices=CELLS, default="gru")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True, help="PNG file to write")
+    add_threads_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -33,7 +39,13 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--size: got {args.size}; expected a positive integer")
     if args.out.suffix.lower() != ".png":
         raise ValueError(f"--out: got {str(args.out)!r}; expected a .png file name")
-    module = CELLS[args.cell](1, args.size)
+    import torch
+    from torch import nn
+
+    from eigenrnn.init import init_rnn, recurrent_blocks
+
+    apply_threads(args)
+    module = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[args.cell](1, args.size)
     init_rnn(module, args.scheme, generator=torch.Generator().manual_seed(args.seed))
 
     from eigenrnn.analysis.plots import plot_eigenvalues, save_figure

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from eigenrnn.bench import stats
-from eigenrnn.bench.report import write_report
 from eigenrnn.errors import bad_value
 
 
@@ -28,6 +27,8 @@ def register(sub) -> None:
 def run(args) -> int:
     if not 0 <= args.tie_rtol < 1:
         raise ValueError(bad_value("--tie-rtol", args.tie_rtol, "a number in [0, 1)"))
+    from eigenrnn.bench.report import write_report
+
     out = write_report(args.dir, args.out, rtol=args.tie_rtol)
     print(f"report: {out / 'report.md'}")
     return 0

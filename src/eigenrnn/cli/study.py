@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from eigenrnn.bench.study import STUDY_PROFILES
+from eigenrnn.cli._lazy import LazyChoices
+from eigenrnn.cli._threads import add_threads_option
+
+
+def _profiles() -> tuple[str, ...]:
+    from eigenrnn.bench.study import STUDY_PROFILES
+
+    return tuple(STUDY_PROFILES)
 
 
 def register(sub) -> None:
@@ -24,17 +31,19 @@ def register(sub) -> None:
         "with spectrum tracking, keep the runs that reach the stated thresholds, and write "
         "summary.json, summary.md and figures into OUT.  Reruns skip finished runs.",
     )
-    spectra.add_argument("--profile", choices=tuple(STUDY_PROFILES), default="cpu")
+    spectra.add_argument("--profile", choices=LazyChoices(_profiles), metavar="PROFILE", default="cpu",
+                         help="study profile: %(choices)s (default cpu)")
     spectra.add_argument("--out", type=Path, required=True)
     spectra.add_argument("--workers", type=int, default=None, help="worker processes (default: number of cores)")
     spectra.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_threads_option(spectra, per=" per worker")
     spectra.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from eigenrnn.bench.study import run_study
 
-    result = run_study(args.profile, args.out, workers=args.workers, progress=not args.no_progress)
+    result = run_study(args.profile, args.out, workers=args.workers, progress=not args.no_progress, threads=args.threads)
     runs = result["runs"]
     kept = sum(r["well_trained"] for r in runs)
     print(f"{len(runs)} runs finished, {kept} well-trained (kept in the summary)")

@@ -12,6 +12,7 @@ import argparse
 import json
 from typing import Any
 
+from eigenrnn.cli._threads import add_threads_option, apply_threads
 from eigenrnn.errors import bad_value
 
 # CLI flag -> TrainConfig field, for the plain scalar flags.
@@ -27,10 +28,32 @@ _FIELDS = {
 }
 
 
-def register(sub) -> None:
+def _schemes() -> tuple[str, ...]:
     from eigenrnn.init import schemes
-    from eigenrnn.models import CELLS, NONLINEARITIES
+
+    return schemes()
+
+
+def _cells() -> tuple[str, ...]:
+    from eigenrnn.models import CELLS
+
+    return CELLS
+
+
+def _nonlinearities() -> tuple[str, ...]:
+    from eigenrnn.models import NONLINEARITIES
+
+    return NONLINEARITIES
+
+
+def _task_names() -> tuple[str, ...]:
     from eigenrnn.tasks import task_names
+
+    return task_names()
+
+
+def register(sub) -> None:
+    from eigenrnn.cli._lazy import LazyChoices
     from eigenrnn.train.config import DEVICES, LR_SCHEDULES, OPTIMIZERS
 
     p = sub.add_parser(
@@ -39,13 +62,13 @@ def register(sub) -> None:
         description="Train an RNN/LSTM/GRU on one task. Flags override the values of --config.",
     )
     p.add_argument("--config", metavar="FILE.json", help="a JSON TrainConfig; flags given here override it")
-    p.add_argument("--task", choices=task_names(), help="the task")
-    p.add_argument("--cell", choices=CELLS, help="recurrent cell (default gru)")
-    p.add_argument("--init", choices=schemes(), help="initialization scheme (default xavier)")
+    p.add_argument("--task", choices=LazyChoices(_task_names), metavar="TASK", help="the task: %(choices)s")
+    p.add_argument("--cell", choices=LazyChoices(_cells), metavar="CELL", help="recurrent cell: %(choices)s (default gru)")
+    p.add_argument("--init", choices=LazyChoices(_schemes), metavar="SCHEME", help="initialization scheme: %(choices)s (default xavier)")
     p.add_argument("--init-kwargs", metavar="JSON", help='keyword arguments of init_rnn, e.g. \'{"forget_bias": 1.0}\'')
     p.add_argument("--hidden", type=int, help="hidden size (default 128)")
     p.add_argument("--layers", type=int, help="stacked recurrent layers (default 1)")
-    p.add_argument("--nonlinearity", choices=NONLINEARITIES, help="rnn cell only (default tanh)")
+    p.add_argument("--nonlinearity", choices=LazyChoices(_nonlinearities), metavar="NAME", help="rnn cell only: %(choices)s (default tanh)")
     p.add_argument("--embedding-dim", type=int, help="token embedding size (default: hidden)")
     p.add_argument("--epochs", type=int, help="epochs (default 10)")
     p.add_argument("--seed", type=int, help="seed of weights, data order and the global RNGs (default 0)")
@@ -77,6 +100,7 @@ def register(sub) -> None:
                    help="a task option, e.g. --option length=200 (repeatable; VALUE is read as JSON if it parses)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint.pt")
     p.add_argument("--no-progress", action="store_true", help="no progress bars or epoch lines")
+    add_threads_option(p)
     p.set_defaults(func=run)
 
 
@@ -124,6 +148,7 @@ def config_from_args(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from eigenrnn.train import train
 
+    apply_threads(args)
     config = config_from_args(args)
     result = train(config, resume=args.resume, progress=not args.no_progress)
     print(format_result(result))

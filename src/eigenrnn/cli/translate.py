@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from eigenrnn.cli._threads import add_threads_option, apply_threads
 from eigenrnn.errors import CheckpointError
 
 
@@ -23,6 +24,7 @@ def register(sub) -> None:
     p.add_argument("sentences", nargs="+", help="German sentence(s)")
     p.add_argument("--beam", type=int, default=None, help="beam width (default: the run's beam size; 1 is greedy)")
     p.add_argument("--max-len", type=int, default=None, help="at most this many output tokens (default 2 x source + 10)")
+    add_threads_option(p)
     p.set_defaults(func=run)
 
 
@@ -46,6 +48,7 @@ def translate(checkpoint, sentences: list[str], beam: int | None = None, max_len
 def run(args: argparse.Namespace) -> int:
     from eigenrnn.train.checkpoint import load_checkpoint
 
+    apply_threads(args)
     path = Path(args.checkpoint)
     if path.is_dir():
         path = path / "best.pt"
