@@ -52,7 +52,15 @@ def recorded_hardware(results: Path, suite: str) -> dict | None:
     if not path.is_file():
         return None
     sessions = [s for s in json.loads(path.read_text())["sessions"] if s["suite"] in (suite, "all")]
-    return {**sessions[-1]["hardware"], "threads": sessions[-1].get("threads", 1), "commit": sessions[-1].get("commit")} if sessions else None
+    if not sessions:
+        return None
+    last = sessions[-1]
+    return {**last["hardware"], "threads": last.get("threads"), "commit": last.get("commit")}
+
+
+def _threads_text(threads: int | None) -> str:
+    # Sessions from before the count was recorded ran workers that always set one thread.
+    return "1 thread(s) (not recorded; the workers always used 1)" if threads is None else f"{threads} thread(s)"
 
 
 def rerun(record: Path, out: Path, threads: int) -> tuple[list[dict], dict]:
@@ -98,7 +106,7 @@ def check(results: Path, suite: str, path: str, out: Path, threads: int) -> bool
     print(f"\n{suite}/{path}")
     if then is not None:
         print(f"  recorded on: {then.get('cpu')} ({then.get('cpu_capability', 'ISA not recorded')}), torch {then.get('torch')}, "
-              f"{then.get('threads')} thread(s), commit {str(then.get('commit'))[:7]}")
+              f"{_threads_text(then['threads'])}, commit {str(then.get('commit'))[:7]}")
     print(f"  rerun on:    {here['cpu']} ({here['cpu_capability']}), torch {here['torch']}, {threads} thread(s)")
     width = max(len(r[0]) for r in rows)
     print(f"  {'field':<{width}}  {'committed':>22}  {'rerun':>22}")
