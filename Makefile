@@ -18,13 +18,13 @@ $(BIN)/python:
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --disable-pip-version-check -q "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install --disable-pip-version-check -q -e ".[dev]"
+	$(BIN)/python -m pip install --disable-pip-version-check -q -e ".[dev,ray,tensorboard]"
 	touch $@
 
 setup: $(VENV)/.installed
 
 demo: setup
-	$(BIN)/eigenrnn demo
+	$(BIN)/eigenrnn demo --force
 
 test: setup
 	$(BIN)/python -m pytest

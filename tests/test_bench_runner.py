@@ -9,6 +9,7 @@ import pytest
 
 from eigenrnn.bench import profiles
 from eigenrnn.bench.runner import plan, run_grid
+from eigenrnn.bench.variants import parse
 from eigenrnn.errors import EigenRNNError, TrainingDiverged
 from eigenrnn.init import schemes
 from eigenrnn.train import TrainConfig
@@ -35,17 +36,19 @@ SCHEMES = ["eigen", "xavier", "irnn", "kaiming"]
 def test_grid_is_the_same_budget_for_every_scheme():
     specs = profiles.grid("tomita", "cpu")
     b = profiles.budget("tomita", "cpu")
-    assert len(specs) == 7 * len(b.cells) * len(schemes()) * b.seeds
+    assert len(specs) == 7 * len(b.cells) * len(profiles.default_schemes()) * b.seeds
+    assert set(profiles.default_schemes()) >= set(schemes())
     assert b.seeds >= 5 and profiles.budget("mnist", "cpu").seeds >= 3
     by_run: dict = {}
     for s in specs:
-        rest = {k: v for k, v in s.config.items() if k != "init"}
+        # Schemes and variants (e.g. the chrono baseline) differ in their init fields only.
+        rest = {k: v for k, v in s.config.items() if k not in ("init", "init_kwargs", "calibrate")}
         by_run.setdefault((s.task, s.cell, s.seed), []).append(rest)
-        assert s.config["init"] == s.scheme and s.path.endswith(f"/{s.scheme}/seed{s.seed}")
+        assert s.config["init"] == parse(s.scheme).scheme and s.path.endswith(f"/{s.scheme}/seed{s.seed}")
     for configs in by_run.values():
-        assert len(configs) == len(schemes()) and all(c == configs[0] for c in configs)
+        assert len(configs) == len(profiles.default_schemes()) and all(c == configs[0] for c in configs)
     smoke = profiles.grid("all", "smoke")
-    assert {s.scheme for s in smoke} == set(schemes())
+    assert {s.scheme for s in smoke} == set(profiles.default_schemes())
     assert {s.suite for s in smoke} == {"tomita", "regression"} and all(s.config["epochs"] == 1 for s in smoke)
     assert {s.task for s in profiles.grid("mnist", "gpu")} == {"mnist", "pmnist"}
     assert len({s.path for s in profiles.grid("all", "cpu")}) == len(profiles.grid("all", "cpu"))

@@ -192,7 +192,14 @@ def test_report_cli_replaces_output_and_rejects_empty_dir(sweep, tmp_path, capsy
     out = tmp_path / "out"
     out.mkdir()
     (out / "stale.txt").write_text("old")
-    assert main(["report", str(sweep), "--out", str(out)]) == 0
+    assert main(["report", str(sweep), "--out", str(out)]) == 2  # not a report: kept
+    assert "not written by eigenrnn" in capsys.readouterr().err and (out / "stale.txt").read_text() == "old"
+    (out / "stale.txt").unlink()
+    assert main(["report", str(sweep), "--out", str(out)]) == 0  # an empty directory is taken
+    (out / "stale.txt").write_text("old")
+    assert main(["report", str(sweep), "--out", str(out)]) == 2  # its own earlier report: only with --force
+    assert "pass --force" in capsys.readouterr().err
+    assert main(["report", str(sweep), "--out", str(out), "--force"]) == 0
     assert (out / "report.md").exists() and not (out / "stale.txt").exists()
     empty = tmp_path / "empty"
     empty.mkdir()

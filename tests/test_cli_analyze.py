@@ -48,8 +48,10 @@ def test_plain_gru_state_dict(tmp_path, capsys):
     assert status == 0
     names = sorted(p.name for p in out.iterdir())
     assert names == sorted(
-        ["analysis.json", "report.md", "eigenvalues_l0_fwd.png", "moduli_l0_fwd.png", "decay_l0_fwd.png", "energy_l0_fwd.png"]
+        [".eigenrnn-output", "analysis.json", "report.md", "eigenvalues_l0_fwd.png", "moduli_l0_fwd.png", "decay_l0_fwd.png",
+         "energy_l0_fwd.png"]
     )
+    assert (out / ".eigenrnn-output").read_text() == "analyze\n"
     data = json.loads((out / "analysis.json").read_text())
     for gate, rows in (("r", slice(0, 8)), ("z", slice(8, 16)), ("n", slice(16, 24))):
         truth = decompose(gru.weight_hh_l0[rows].detach())
@@ -97,9 +99,12 @@ def test_json_has_no_infinities_and_rerun_replaces(tmp_path, capsys):
     block = json.loads(text)["blocks"]["l0.fwd.h"]
     assert block["time_constants"] == [None, pytest.approx(1 / math.log(2)), pytest.approx(1 / math.log(4))]
     assert block["n_unstable"] == 1
-    # an earlier report is replaced, not merged
+    # an earlier report is refused without --force, and with it replaced, not merged
     (out / "stale.png").write_bytes(b"x")
-    assert _run(capsys, str(path), "--cell", "rnn", "--hidden", "3", "--nonlinearity", "relu", "--steps", "5", "--out", str(out))[0] == 0
+    argv = [str(path), "--cell", "rnn", "--hidden", "3", "--nonlinearity", "relu", "--steps", "5", "--out", str(out)]
+    status, _, err = _run(capsys, *argv)
+    assert status == 2 and "pass --force" in err and (out / "stale.png").exists()
+    assert _run(capsys, *argv, "--force")[0] == 0
     assert not (out / "stale.png").exists() and (out / "report.md").is_file()
 
 
@@ -197,7 +202,7 @@ def test_missing_file_and_unsafe_out_dir(tmp_path, capsys):
     (busy / "thesis.tex").write_text("precious")
     path = _save(nn.GRU(3, 4), tmp_path / "gru.pt")
     status, _, err = _run(capsys, str(path), "--cell", "gru", "--hidden", "4", "--out", str(busy))
-    assert status == 2 and "does not hold an earlier report" in err
+    assert status == 2 and "not written by eigenrnn" in err
     assert (busy / "thesis.tex").read_text() == "precious"
 
 

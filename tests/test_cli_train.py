@@ -97,12 +97,15 @@ def test_demo_small_budget(tmp_path, capsys):
         assert spectra["eigen_before_n"].shape == (4,)
     for init in ("eigen", "xavier"):
         assert (out / init / "summary.json").is_file()
-    assert main(argv) == 0  # a demo directory is reused
+    _one_line_error(capsys, argv, "pass --force")  # an earlier demo is kept without --force
+    assert (out / "eigen" / "summary.json").is_file()
+    assert main([*argv, "--force"]) == 0  # and replaced with it
     other = tmp_path / "other"
     other.mkdir()
     (other / "keep.txt").write_text("x")
     capsys.readouterr()
-    _one_line_error(capsys, ["demo", "--out", str(other)], "not an eigenrnn demo output")
+    _one_line_error(capsys, ["demo", "--out", str(other), "--force"], "not written by eigenrnn")
+    assert [p.name for p in other.iterdir()] == ["keep.txt"]
 
 
 def test_no_traceback_from_the_console_entry_point():

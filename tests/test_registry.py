@@ -8,7 +8,7 @@ from eigenrnn.tasks import synthetic, tomita
 
 ALL = (
     *(f"tomita{k}" for k in range(1, 8)),
-    "mnist", "pmnist", "mnist14", "adding", "copy", "sine", "mackey-glass", "multi30k",
+    "mnist", "pmnist", "mnist14", "pmnist14", "adding", "copy", "sine", "mackey-glass", "multi30k",
 )
 
 

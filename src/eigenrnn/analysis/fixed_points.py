@@ -169,6 +169,12 @@ def find_fixed_points(
     newton_steps = _positive("newton_steps", newton_steps, integer=True, allow_zero=True)
     params = cell_params(module, layer, direction).to(torch.float64)
     size = params.state_size
+    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"):
+        weight = getattr(params, name)
+        if weight is not None and not bool(torch.isfinite(weight).all()):
+            # q(s) is NaN everywhere: no start could converge, and "0 points" would be a wrong answer.
+            raise ValueError(bad_value(f"module {name} (layer {layer}, direction {direction})",
+                                       "a tensor containing NaN or inf", "finite weights"))
 
     if not isinstance(x_star, torch.Tensor) or tuple(x_star.shape) != (params.input_size,):
         got = tuple(x_star.shape) if isinstance(x_star, torch.Tensor) else type(x_star).__name__

@@ -50,7 +50,8 @@ def project(hidden_states: torch.Tensor, decomposition: EigenDecomposition) -> P
         :class:`Projection` with ``modes`` (shape of the input) and ``energy`` ``(T, n)``.
 
     Raises:
-        ValueError: wrong rank, or last dimension different from ``n``.
+        TypeError: ``hidden_states`` is not a tensor or ``decomposition`` not an EigenDecomposition.
+        ValueError: wrong rank, last dimension different from ``n``, or NaN/inf states.
 
     >>> from eigenrnn.analysis import decompose
     >>> d = decompose(torch.tensor([[0.9, 0.0], [0.0, 0.5]]))
@@ -59,9 +60,13 @@ def project(hidden_states: torch.Tensor, decomposition: EigenDecomposition) -> P
     """
     if not isinstance(hidden_states, torch.Tensor):
         raise TypeError(bad_value("hidden_states", type(hidden_states).__name__, "a torch.Tensor"))
+    if not isinstance(decomposition, EigenDecomposition):
+        raise TypeError(bad_value("decomposition", type(decomposition).__name__, "an EigenDecomposition (from decompose)"))
     n = decomposition.size
     if hidden_states.ndim not in (2, 3) or hidden_states.shape[-1] != n:
         raise ValueError(bad_value("hidden_states.shape", tuple(hidden_states.shape), f"(T, B, {n}) or (T, {n})"))
+    if not bool(torch.isfinite(hidden_states).all()):
+        raise ValueError(bad_value("hidden_states", "a tensor containing NaN or inf", "finite states"))
     low_precision = hidden_states.dtype in (torch.float32, torch.float16, torch.bfloat16, torch.complex64)
     cdtype = torch.complex64 if low_precision else torch.complex128
     v = decomposition.eigenvectors.to(device=hidden_states.device, dtype=cdtype)

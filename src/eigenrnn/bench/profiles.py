@@ -8,7 +8,8 @@ scheme, so every initializer gets exactly the same training.
 Profiles:
 
 * ``smoke`` -- seconds in total, for CI: one Tomita grammar and one regression
-  task, GRU and tanh RNN, tiny data, one epoch, one seed, all nine schemes.
+  task, GRU and tanh RNN, tiny data, one epoch, one seed, all nine schemes
+  (and the chrono baseline, :data:`BASELINE_VARIANTS`).
 * ``cpu`` -- each suite in about an hour on 2 cores (Multi30k: about two;
   one epoch of the 128-unit GRU takes ~140 s on one thread),
   see :data:`BUDGETS` for the estimates.
@@ -199,7 +200,11 @@ def grid(
     Args:
         suite: one of :data:`SUITES` or ``"all"`` (every suite the profile defines).
         profile: one of :data:`PROFILES`.
-        schemes: initializer names (default: all of :func:`eigenrnn.init.schemes`).
+        schemes: initializer names or variants (:func:`eigenrnn.bench.variants.parse`:
+            ``eigen:horizon``, ``orthogonal+cal``, ``xavier{gain=2}``; default
+            :func:`default_schemes`).  A variant's run directory and report
+            row carry its name; its keyword arguments, with the task's horizon
+            filled in, go into the run's ``init_kwargs`` (and ``calibrate``).
         cells: restrict to these cells (default: the profile's cells).
         seeds: number of seeds, ``0 .. seeds-1`` (default: the profile's).
 
@@ -207,14 +212,17 @@ def grid(
         list of :class:`RunSpec`; seed ``k`` gives TrainConfig ``seed=k`` for
         every scheme, so runs with the same seed share data order and can be paired.
     """
-    from eigenrnn.init import schemes as all_schemes
+    from eigenrnn.bench import variants as variant_registry
+    from eigenrnn.tasks import get_task
 
     _check_choice("profile", profile, PROFILES)
     names = suites(profile) if suite == "all" else (suite,)
-    valid_schemes = tuple(all_schemes())
-    schemes = valid_schemes if schemes is None else tuple(schemes)
-    for name in schemes:
-        _check_choice("schemes", name, valid_schemes)
+    chosen = [variant_registry.parse(name) for name in (default_schemes() if schemes is None else schemes)]
+    for variant in chosen:
+        variant.check_supported()
+    twice = sorted({v.name for v in chosen if [w.name for w in chosen].count(v.name) > 1})
+    if twice:  # two spellings of one variant would share its run directories
+        raise ValueError(bad_value("schemes", twice, "each scheme or variant once"))
     if cells is not None:
         for name in cells:
             _check_choice("cells", name, CELLS)
@@ -227,13 +235,34 @@ def grid(
         run_cells = b.cells if cells is None else tuple(c for c in CELLS if c in cells)
         for task in b.tasks:
             base = b.config(task)
+            horizon = get_task(task, **base["task_options"]).horizon
             for cell in run_cells:
-                for scheme in schemes:
+                for variant in chosen:
+                    init = variant.resolve(horizon)
                     for seed in range(b.seeds if seeds is None else seeds):
-                        config = {**base, "task": task, "cell": cell, "init": scheme,
-                                  "init_kwargs": {}, "seed": seed}
-                        specs.append(RunSpec(name, task, cell, scheme, seed, config))
+                        config = {**base, "task": task, "cell": cell, **init, "seed": seed}
+                        specs.append(RunSpec(name, task, cell, variant.name, seed, config))
     return specs
+
+
+#: Named variants every default grid runs besides the plain schemes: chrono
+#: gate biases (Tallec & Ollivier 2018), the usual long-memory baseline of
+#: gated cells, on Xavier weights so that it differs from ``xavier`` in the
+#: biases alone.  Its vanilla-RNN runs are reported as not run.
+BASELINE_VARIANTS = ("xavier+chrono",)
+
+
+def default_schemes() -> tuple[str, ...]:
+    """The schemes and variants of a grid when none are given.
+
+    Every scheme of :func:`eigenrnn.init.schemes`, then each of
+    :data:`BASELINE_VARIANTS` that this version of eigenrnn supports (chrono
+    biases need ``init_rnn(..., bias="chrono", horizon=T)``).
+    """
+    from eigenrnn.bench.variants import parse
+    from eigenrnn.init import schemes
+
+    return (*schemes(), *(name for name in BASELINE_VARIANTS if parse(name).supported))
 
 
 def budgets_markdown(profile: str | None = None) -> str:

@@ -8,7 +8,7 @@ Per task family (the suite) and per task there is a table of the test metric
 with schemes as rows and cells as columns (mean ± std (n), std with ddof=1),
 for Tomita also length-generalisation accuracy; steps to the task's target with
 the number of runs that reached it; divergence counts; and the paired comparison
-of ``eigen`` against every other scheme over the same seeds.  A family whose
+of ``eigen`` (or another ``reference``) against every other scheme over the same seeds.  A family whose
 tasks do not share one score scale (e.g. MSE on different regression tasks) is
 summarised by mean rank instead of mean value.
 """
@@ -25,15 +25,18 @@ import numpy as np
 
 from eigenrnn.bench import stats
 from eigenrnn.bench.profiles import CELLS, SUITES
-from eigenrnn.errors import EigenRNNError
-from eigenrnn.io import atomic_directory, atomic_write_json, atomic_write_text
+from eigenrnn.errors import EigenRNNError, bad_value
+from eigenrnn.io import atomic_directory, atomic_write_json, atomic_write_text, check_output
 
 REFERENCE = "eigen"
 METRICS = {"test_metric": "test", "generalisation_metric": "length-generalisation"}
 
 
-def aggregate(records: Sequence[stats.RunRecord], *, rtol: float = stats.TIE_RTOL) -> dict:
-    """All numbers of the report as a JSON-ready dict, keyed family → task."""
+def aggregate(records: Sequence[stats.RunRecord], *, rtol: float = stats.TIE_RTOL, reference: str = REFERENCE) -> dict:
+    """All numbers of the report as a JSON-ready dict, keyed family → task.
+
+    ``reference`` is the scheme or variant paired against every other (default ``eigen``).
+    """
     families = {}
     for family in _ordered({r.suite for r in records}, SUITES):
         fam = [r for r in records if r.suite == family]
@@ -58,7 +61,7 @@ def aggregate(records: Sequence[stats.RunRecord], *, rtol: float = stats.TIE_RTO
                 table = {s: {c: _as_dict(ranks[(s, c)]) for c in cells if (s, c) in ranks} for s in schemes}
             entry["metrics"][metric] = {
                 "table": table,
-                "paired": _paired(fam, metric, schemes, cells, rtol, relative=not same_scale),
+                "paired": _paired(fam, metric, schemes, cells, rtol, relative=not same_scale, reference=reference),
             }
         for task in tasks:
             runs = [r for r in fam if r.task == task]
@@ -68,7 +71,7 @@ def aggregate(records: Sequence[stats.RunRecord], *, rtol: float = stats.TIE_RTO
                 "target": runs[0].target,
                 "metrics": {
                     m: {"table": _table(runs, schemes, cells, lambda rs, m=m: _as_dict(_summary(rs, m))),
-                        "paired": _paired(runs, m, schemes, cells, rtol, relative=False)}
+                        "paired": _paired(runs, m, schemes, cells, rtol, relative=False, reference=reference)}
                     for m in metrics if any(r.value(m) is not None for r in runs)
                 },
                 "steps_to_target": _table(runs, schemes, cells, _steps_to_target),
@@ -76,19 +79,19 @@ def aggregate(records: Sequence[stats.RunRecord], *, rtol: float = stats.TIE_RTO
                 "wall_time_s": _table(runs, schemes, cells, _wall_time),
             }
         families[family] = entry
-    return {"tie_rtol": rtol, "reference": REFERENCE, "families": families}
+    return {"tie_rtol": rtol, "reference": reference, "families": families}
 
 
 def render_markdown(numbers: dict, header: dict, figures: dict[str, list[str]]) -> str:
     """The markdown report for ``numbers`` (from :func:`aggregate`)."""
-    rtol = numbers["tie_rtol"]
+    rtol, ref = numbers["tie_rtol"], numbers["reference"]
     out = ["# Benchmark report", ""]
     for key, value in header.items():
         out.append(f"- **{key}**: {value}")
     out += [
         "",
         "Cells show mean ± sample std (ddof=1) and the number of runs (n) that finished "
-        "without diverging.  Paired comparisons put `eigen` against each baseline on the same "
+        f"without diverging.  Paired comparisons put `{ref}` against each baseline on the same "
         f"task, cell and seed, as wins/ties/losses (a tie is a relative difference ≤ {rtol:g}; a "
         "diverged run loses to a finished one) and the two-sided Wilcoxon signed-rank p-value "
         "(scipy.stats.wilcoxon, zero differences split between the signs) over the pairs where "
@@ -103,7 +106,7 @@ def render_markdown(numbers: dict, header: dict, figures: dict[str, list[str]]) 
             for metric, m in fam["metrics"].items():
                 what = f"{METRICS[metric]} metric, {fam['family_statistic']} over tasks and seeds"
                 out += [f"### {family}: {what}", "", *_md_table(m["table"], schemes, cells, _fmt_summary), ""]
-                out += _md_paired(m["paired"], cells, f"{family}: eigen vs baselines, {METRICS[metric]} metric"
+                out += _md_paired(m["paired"], cells, ref, f"{family}: {ref} vs baselines, {METRICS[metric]} metric"
                                   + (" (Wilcoxon on relative differences)" if fam["family_statistic"] != "mean" else ""))
             out += [f"### {family}: diverged runs", "",
                     *_md_table(fam["divergence"], schemes, cells, _fmt_divergence), ""]
@@ -114,7 +117,7 @@ def render_markdown(numbers: dict, header: dict, figures: dict[str, list[str]]) 
             for metric, m in t["metrics"].items():
                 out += [f"#### {task}: {METRICS[metric]} {t['metric_name']}", "",
                         *_md_table(m["table"], schemes, cells, _fmt_summary), ""]
-                out += _md_paired(m["paired"], cells, f"{task}: eigen vs baselines, {METRICS[metric]} {t['metric_name']}")
+                out += _md_paired(m["paired"], cells, ref, f"{task}: {ref} vs baselines, {METRICS[metric]} {t['metric_name']}")
             out += [f"#### {task}: steps to target (runs reaching it)", "",
                     *_md_table(t["steps_to_target"], schemes, cells, _fmt_steps), ""]
             out += [f"#### {task}: diverged runs", "",
@@ -126,23 +129,33 @@ def render_markdown(numbers: dict, header: dict, figures: dict[str, list[str]]) 
     return "\n".join(out)
 
 
-def write_report(root: str | os.PathLike, out: str | os.PathLike, *, rtol: float = stats.TIE_RTOL) -> Path:
-    """Write ``report.md``, ``report.json`` and ``figures/`` for the sweep at ``root`` into ``out``."""
+def write_report(root: str | os.PathLike, out: str | os.PathLike, *, rtol: float = stats.TIE_RTOL,
+                 reference: str = REFERENCE, overwrite: bool = False) -> Path:
+    """Write ``report.md``, ``report.json`` and ``figures/`` for the sweep at ``root`` into ``out``.
+
+    ``out`` must pass :func:`eigenrnn.io.check_output` (``overwrite`` replaces an
+    earlier report there); it is written atomically and marked as a report.
+    """
     root = Path(root)
+    check_output(out, "report", inputs=(root,), force=overwrite, legacy=(("report.json", "report.md"),))
     records, failed = stats.load_runs(root)
     if not records:
         raise EigenRNNError(
             f"no finished runs under {root}: expected <suite>/<task>/<cell>/<scheme>/seed<k>/summary.json; "
             "run `eigenrnn bench` first"
         )
-    numbers = aggregate(records, rtol=rtol)
+    present = sorted({r.scheme for r in records})
+    if reference != REFERENCE and reference not in present:
+        # The default may be missing (a sweep without eigen); a reference asked for must be there.
+        raise ValueError(bad_value("reference", reference, f"a scheme or variant of this sweep: {', '.join(present)}"))
+    numbers = aggregate(records, rtol=rtol, reference=reference)
     header = _header(root, records, failed)
-    with atomic_directory(out) as tmp:
+    with atomic_directory(out, overwrite=overwrite, marker="report") as tmp:
         figures = {}
         for family, fam in numbers["families"].items():
             for task in fam["tasks"]:
                 runs = [r for r in records if r.suite == family and r.task == task]
-                figures[task] = _plot_task(tmp / "figures", task, runs, fam["schemes"], fam["cells"])
+                figures[task] = _plot_task(tmp / "figures", task, runs, fam["schemes"], fam["cells"], reference)
         atomic_write_text(tmp / "report.md", render_markdown(numbers, header, figures))
         atomic_write_json(tmp / "report.json", {"header": header, **numbers,
                                                 "failed_runs": [str(p.relative_to(root)) for p in failed]})
@@ -163,9 +176,9 @@ def _natural(name: str):
 
 
 def _schemes(records) -> list[str]:
-    from eigenrnn.init import schemes
+    from eigenrnn.bench.variants import names
 
-    return _ordered({r.scheme for r in records}, tuple(schemes()))
+    return _ordered({r.scheme for r in records}, names())
 
 
 def _table(records, schemes, cells, cell_fn) -> dict:
@@ -203,17 +216,17 @@ def _steps_to_target(runs) -> dict:
     return {**_as_dict(stats.summarize(reached)), "reached": len(reached), "runs": len(runs)}
 
 
-def _paired(records, metric, schemes, cells, rtol, *, relative) -> dict:
-    if REFERENCE not in schemes:
+def _paired(records, metric, schemes, cells, rtol, *, relative, reference=REFERENCE) -> dict:
+    if reference not in schemes:
         return {}
     result = {}
     for baseline in schemes:
-        if baseline == REFERENCE:
+        if baseline == reference:
             continue
         for cell in cells:
             # A finished run without this metric (e.g. no generalisation split) is no pair at all.
             usable = [r for r in records if r.cell == cell and (r.diverged or r.value(metric) is not None)]
-            mine = {(r.task, r.seed): r for r in usable if r.scheme == REFERENCE}
+            mine = {(r.task, r.seed): r for r in usable if r.scheme == reference}
             theirs = {(r.task, r.seed): r for r in usable if r.scheme == baseline}
             keys = sorted(mine.keys() & theirs.keys())
             if not keys:
@@ -239,10 +252,10 @@ def _md_table(table, rows, cells, fmt) -> list[str]:
     return lines
 
 
-def _md_paired(paired, cells, title) -> list[str]:
+def _md_paired(paired, cells, reference, title) -> list[str]:
     if not paired:
-        return [f"#### {title}", "", f"`{REFERENCE}` is not in this sweep.", ""]
-    lines = [f"#### {title}", "", "wins/ties/losses of eigen, p-value; rows are the baselines.", ""]
+        return [f"#### {title}", "", f"`{reference}` is not in this sweep.", ""]
+    lines = [f"#### {title}", "", f"wins/ties/losses of {reference}, p-value; rows are the baselines.", ""]
     return lines + _md_table(paired, list(paired), cells, _fmt_paired) + [""]
 
 
@@ -305,7 +318,7 @@ def _machine(hw: dict) -> str:
 # ---- figures -------------------------------------------------------------------------
 
 
-def _plot_task(folder: Path, task: str, runs, schemes, cells) -> list[str]:
+def _plot_task(folder: Path, task: str, runs, schemes, cells, reference=REFERENCE) -> list[str]:
     """Learning curves (val metric vs epoch, min–max band over seeds) and a bar chart."""
     from matplotlib.figure import Figure
 
@@ -326,7 +339,7 @@ def _plot_task(folder: Path, task: str, runs, schemes, cells) -> list[str]:
                 continue
             epochs = np.array(sorted(set().union(*curves)))
             y = np.array([[c.get(e, np.nan) for e in epochs] for c in curves])
-            width = 2.2 if scheme == REFERENCE else 1.2
+            width = 2.2 if scheme == reference else 1.2
             ax.plot(epochs, np.nanmean(y, axis=0), color=colors[scheme], lw=width, label=scheme, marker=".")
             ax.fill_between(epochs, np.nanmin(y, axis=0), np.nanmax(y, axis=0), color=colors[scheme], alpha=0.15)
             drew = True

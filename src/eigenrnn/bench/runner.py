@@ -13,7 +13,9 @@ sweep goes on.  A failed run is retried on the next rerun.
 
 Workers are spawned processes (never forked: torch and CUDA do not survive a
 fork), each limited to one torch thread so that ``workers`` runs share the
-cores without oversubscription.
+cores without oversubscription.  They die with the process that started them,
+even when it is SIGKILLed (:func:`die_with_parent`), so a killed sweep leaves
+nothing running that could still write into it.
 """
 
 from __future__ import annotations
@@ -79,14 +81,17 @@ def inapplicable(specs: Sequence[RunSpec]) -> dict[str, str]:
     """The runs whose scheme refuses the model, as ``{path: reason}``.
 
     Some schemes are only defined for some sizes (rescaled Glorot needs a
-    large hidden size).  Each distinct (cell, hidden, layers, scheme,
-    init_kwargs) is tried once on a bare ``nn.RNN/LSTM/GRU``; a ValueError from
-    :func:`eigenrnn.init.init_rnn` excludes those runs, and the sweep reports
-    them as not run rather than failed.
+    large hidden size), and some variants for some cells (chrono biases for
+    gated cells, :attr:`eigenrnn.bench.variants.Variant.cells`).  Each
+    distinct (cell, hidden, layers, scheme, init_kwargs) is tried once on a
+    bare ``nn.RNN/LSTM/GRU``; a ValueError from :func:`eigenrnn.init.init_rnn`
+    excludes those runs, and the sweep reports them as not run rather than failed.
     """
     import torch
 
+    from eigenrnn.bench.variants import parse
     from eigenrnn.init import init_rnn
+    from eigenrnn.train.build import decode_init_kwargs
 
     modules = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
     verdicts: dict[str, str | None] = {}
@@ -94,10 +99,14 @@ def inapplicable(specs: Sequence[RunSpec]) -> dict[str, str]:
     for spec in specs:
         c = spec.config
         key = json.dumps([spec.cell, c["hidden"], c["layers"], spec.scheme, c["init_kwargs"]], sort_keys=True)
+        variant = parse(spec.scheme)
+        if key not in verdicts and not variant.applies_to(spec.cell):
+            verdicts[key] = f"{variant.name} applies to cells {', '.join(variant.cells)} only, not {spec.cell}"
         if key not in verdicts:
             module = modules[spec.cell](1, c["hidden"], num_layers=c["layers"])
             try:
-                init_rnn(module, spec.scheme, generator=torch.Generator().manual_seed(0), **c["init_kwargs"])
+                init_rnn(module, c["init"], generator=torch.Generator().manual_seed(0),
+                         **decode_init_kwargs(c["init_kwargs"]))
                 verdicts[key] = None
             except ValueError as exc:
                 verdicts[key] = str(exc)
@@ -148,7 +157,7 @@ def run_grid(
             pending.append(spec)
             _prepare(root / spec.path, resume=states[spec.path] == "resume")
 
-    bar = tqdm(total=len(specs), initial=len(specs) - len(pending), desc="bench",
+    bar = tqdm(total=len(specs), initial=len(specs) - len(pending), desc=f"bench[local {workers} workers]",
                unit="run", disable=not progress, dynamic_ncols=True)
     bar.set_postfix(result.counts)
     if not pending:
@@ -160,7 +169,8 @@ def run_grid(
     queue = deque(pending)
     size = min(workers, len(pending))
     context = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(size, mp_context=context, initializer=_init_worker, initargs=(threads,)) as pool:
+    with cf.ProcessPoolExecutor(size, mp_context=context, initializer=_init_worker,
+                                initargs=(os.getpid(), threads)) as pool:
         running: dict[cf.Future, RunSpec] = {}
         try:
             while queue or running:
@@ -193,7 +203,7 @@ def run_grid(
 
 
 def validate(specs: Sequence[RunSpec], root: Path) -> None:
-    """Resolve one TrainConfig per (suite, task, cell), raising ValueError for a bad one.
+    """Resolve one TrainConfig per (suite, task, cell, scheme), raising ValueError for a bad one.
 
     Run before a sweep so that a bad budget (or ``device="cuda"`` without CUDA)
     stops it with one clear error instead of failing every run in the workers.
@@ -202,8 +212,8 @@ def validate(specs: Sequence[RunSpec], root: Path) -> None:
 
     seen = set()
     for spec in specs:
-        if (spec.suite, spec.task, spec.cell) not in seen:
-            seen.add((spec.suite, spec.task, spec.cell))
+        if (spec.suite, spec.task, spec.cell, spec.scheme) not in seen:
+            seen.add((spec.suite, spec.task, spec.cell, spec.scheme))
             TrainConfig.from_dict(spec.config_for(root)).resolve()
 
 
@@ -216,10 +226,43 @@ def _prepare(run_dir: Path, *, resume: bool) -> None:
         shutil.rmtree(run_dir)
 
 
-def _init_worker(threads: int = 1) -> None:
+def _init_worker(parent: int | None = None, threads: int = 1) -> None:
     from eigenrnn.threads import set_threads
 
     set_threads(threads)
+    if parent is not None:
+        die_with_parent(parent)
+
+
+def die_with_parent(parent: int, poll_s: float = 1.0) -> None:
+    """End this (worker) process as soon as process ``parent`` is gone, even if it was SIGKILLed.
+
+    On Linux the kernel sends SIGKILL at once (``prctl(PR_SET_PDEATHSIG)``); everywhere a
+    daemon thread also checks every ``poll_s`` seconds whether the parent is still ours
+    (``os.getppid()`` changes when it dies) and exits the process if not.
+    """
+    import signal
+    import sys
+    import threading
+    import time
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os._exit(1)
+
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+    threading.Thread(target=watch, name="eigenrnn-parent-watch", daemon=True).start()
 
 
 def _run_one(config: dict, resume: bool, train_fn: Callable | None) -> tuple[str, str | None]:
@@ -254,6 +297,7 @@ def write_bench_json(
     excluded: dict[str, str] | None = None,
     counts: dict[str, int] | None = None,
     started: str | None = None,
+    backend: dict | None = None,
 ) -> str:
     """Record the sweep in ``<root>/bench.json``; returns the session start time.
 
@@ -263,7 +307,8 @@ def write_bench_json(
     sessions says so.  ``excluded`` (from :func:`inapplicable`) is recorded
     per suite as ``not_run``, grouped by scheme and reason.  Call it once
     before the sweep (``counts=None``) and once after with the counts and the
-    ``started`` value the first call returned.
+    ``started`` value the first call returned.  ``backend`` (from a backend's
+    ``describe()``, :mod:`eigenrnn.bench.backends`) records where the session ran.
     """
     excluded = excluded or {}
     path = Path(root) / "bench.json"
@@ -292,6 +337,7 @@ def write_bench_json(
         record["sessions"].append({
             "suite": suite, "started": started, "finished": None, "workers": workers, "threads": threads,
             "runs": len(specs) - len(excluded), "counts": None, **git_commit(), "hardware": hardware(),
+            **({"backend": backend} if backend is not None else {}),
         })
     else:
         session = next(s for s in reversed(record["sessions"]) if s["started"] == started)

@@ -70,7 +70,9 @@ def load_runs(root: str | os.PathLike) -> tuple[list[RunRecord], list[Path]]:
     """All runs of the sweep at ``root``: the records with a summary, and the failed run dirs.
 
     A run directory is ``<root>/<suite>/<task>/<cell>/<scheme>/seed<k>``; a
-    failed run is one with ``error.txt`` and no ``summary.json``.
+    failed run is one with ``error.txt`` and no ``summary.json``.  A record's
+    ``scheme`` is that directory's name: the scheme, or the name of a
+    variant (:mod:`eigenrnn.bench.variants`) whose ``init`` is its base scheme.
     """
     root = Path(root)
     if not root.is_dir():
@@ -80,7 +82,7 @@ def load_runs(root: str | os.PathLike) -> tuple[list[RunRecord], list[Path]]:
         try:
             s = json.loads(path.read_text())
             records.append(RunRecord(
-                suite=path.parents[4].name, task=s["task"], cell=s["cell"], scheme=s["init"],
+                suite=path.parents[4].name, task=s["task"], cell=s["cell"], scheme=path.parents[1].name,
                 seed=int(s["seed"]), status=s["status"], metric_name=s["metric_name"],
                 higher_is_better=bool(s["higher_is_better"]), test_metric=s.get("test_metric"),
                 generalisation_metric=s.get("generalisation_metric"),

@@ -535,17 +535,27 @@ def _hardware() -> str:
     return f"{hw['cpu']}, {hw['cores']} cores, {hw['cuda'] or 'no GPU'}, torch {hw['torch']}"
 
 
-def run_study(
-    profile: str, out: str | os.PathLike, *, workers: int | None = None, progress: bool = True, threads: int = 1
-) -> dict[str, Any]:
+def run_study(profile: str, out: str | os.PathLike, *, workers: int | None = None, progress: bool = True,
+              backend: Any = None, threads: int = 1) -> dict[str, Any]:
     """Train the study grid under ``out/runs`` (resumably) and write the summary, figures and page.
 
+    ``backend``: where the runs train, a :mod:`eigenrnn.bench.backends` backend
+    (default: the local pool with ``workers`` processes).
     Returns the result dictionary also written to ``out/summary.json``.
     """
+    from eigenrnn.io import check_output, directory_lock, mark_output, sweep_stale_tmp
+
+    check_output(out, "study", mode="resume", legacy=(("summary.json", "runs/study"),))
     out = Path(out)
     specs = study_grid(profile)
-    sweep = run_grid(specs, out / "runs", workers=workers, progress=progress, train_fn=train_with_init_snapshot,
-                     threads=threads)
+    with directory_lock(out):
+        mark_output(out, "study")
+        sweep_stale_tmp(out, ("summary.json", "summary.md"))
+        if backend is None:
+            sweep = run_grid(specs, out / "runs", workers=workers, progress=progress,
+                             train_fn=train_with_init_snapshot, threads=threads)
+        else:
+            sweep = backend.run_grid(specs, out / "runs", progress=progress, train_fn=train_with_init_snapshot)
     apply = STUDY_PROFILES[profile].apply_thresholds
     runs = [r for r in (read_run(out / "runs", s, apply_thresholds=apply) for s in specs) if r is not None]
     if not runs:

@@ -4,7 +4,9 @@ Each sub-command module exposes ``register(subparsers)``, which adds its parser
 and sets ``func`` (a callable taking the parsed namespace and returning an exit
 status).  Expected errors (:class:`eigenrnn.errors.EigenRNNError`, and the
 ValueError/TypeError raised for bad arguments) are printed as one line on
-stderr with exit status 2; set ``EIGENRNN_DEBUG=1`` to see the traceback.
+stderr with exit status 2; so is an OSError that names a file (a user's path that cannot be
+written or read).  Anything else is a bug in eigenrnn and keeps its traceback.
+Set ``EIGENRNN_DEBUG=1`` to see the traceback of any error.
 """
 
 from __future__ import annotations
@@ -62,6 +64,12 @@ def main(argv: list[str] | None = None) -> int:
             raise
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"eigenrnn: error: {message}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        # On a path the user named (it carries the file name): one line.  Others are bugs: traceback.
+        if exc.filename is None or os.environ.get("EIGENRNN_DEBUG"):
+            raise
+        print(f"eigenrnn: error: {exc.filename}: {exc.strerror or type(exc).__name__}", file=sys.stderr)
         return 2
     return int(status or 0)
 

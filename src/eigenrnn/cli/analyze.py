@@ -32,7 +32,8 @@ def register(sub) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("checkpoint", metavar="CHECKPOINT", help="eigenrnn checkpoint, or a state_dict file with --cell/--hidden")
-    parser.add_argument("--out", required=True, metavar="DIR", help="output directory (replaced if it holds an earlier report)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output directory: new or empty, or an earlier analyze output with --force")
+    parser.add_argument("--force", action="store_true", help="replace an earlier `eigenrnn analyze` output at --out (default: refuse it)")
     parser.add_argument("--task", metavar="NAME", help="drive trajectories with this task's example inputs")
     parser.add_argument("--cell", metavar="{rnn,lstm,gru}", help="CHECKPOINT is a plain state_dict of this cell type")
     parser.add_argument("--hidden", type=int, metavar="H", help="hidden size of the plain state_dict (with --cell)")
@@ -42,6 +43,10 @@ def register(sub) -> None:
     parser.add_argument("--batch", type=int, default=8, metavar="B", help="sequences per trajectory batch (default 8)")
     parser.add_argument("--steps", type=int, metavar="T", help=f"length of random input sequences (default {_DEFAULT_STEPS}; not with --task)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the inputs and of the fixed-point search (default 0)")
+    parser.add_argument("--calibrate", nargs="?", const="jacobian_radius=1.0", metavar="QUANTITY=TARGET",
+                        help="also calibrate a copy of each recurrent module on its inputs and report W's and the "
+                        "mean Jacobian's spectra after it, with effective_*.png figures (default: off; given bare: "
+                        "jacobian_radius=1.0)")
     parser.add_argument("--spectra", metavar="FILE", help="spectra.npz recorded in training (default: the one beside a checkpoint)")
     add_threads_option(parser)
     parser.set_defaults(func=run)
@@ -62,13 +67,12 @@ def _check_args(args: argparse.Namespace) -> None:
         raise ValueError(bad_value("--steps", args.steps, "nothing with --task (the task sets the sequence length)"))
 
 
-def _check_out(out: Path) -> Path:
-    if out.exists():
-        if not out.is_dir():
-            raise EigenRNNError(f"--out: {out} exists and is not a directory")
-        if any(out.iterdir()) and not (out / "analysis.json").is_file():
-            raise EigenRNNError(f"--out: {out} is a non-empty directory that does not hold an earlier report; choose another")
-    return out
+def _check_out(args: argparse.Namespace) -> Path:
+    from eigenrnn.io import check_output
+
+    inputs = (args.checkpoint,) + ((args.spectra,) if args.spectra else ())
+    check_output(args.out, "analyze", inputs=inputs, force=args.force, legacy=(("analysis.json", "report.md"),))
+    return Path(args.out)
 
 
 def _load_project_checkpoint(path: Path) -> Any:
@@ -169,6 +173,40 @@ def _tracked(args: argparse.Namespace, path: Path, plain: bool, notes: list[str]
     return tracked
 
 
+def _effective(model: nn.Module, inputs: dict, calibrate: str | None) -> list:
+    """Per recurrent module: W's and the mean Jacobian's spectra (and after calibration, with ``calibrate``)."""
+    from eigenrnn.analysis.effective import effective_spectra
+    from eigenrnn.analysis.report import recurrent_modules
+
+    if calibrate is not None:
+        from eigenrnn.calibration import parse_calibrate
+
+        parse_calibrate(calibrate)
+    return [
+        (name, *effective_spectra(module, inputs[name][0], calibrate=calibrate, prefix=name))
+        for name, module in recurrent_modules(model).items()
+    ]
+
+
+def _write_effective(effective: list, calibrate: str | None, tmp: Path) -> list[str]:
+    """Append the effective-spectrum section to report.md; with ``calibrate`` also figures and effective.json."""
+    from eigenrnn.analysis.effective import effective_markdown, write_effective
+    from eigenrnn.io import atomic_write_text
+
+    lines, files = [], []
+    spectra_all, calibrations = [], {}
+    for name, spectra, calibration in effective:
+        lines += effective_markdown(spectra, calibration)
+        spectra_all += spectra
+        calibrations[name] = calibration
+    if calibrate is not None:
+        files = write_effective(spectra_all, calibrations, tmp)
+        lines += [f"![effective spectrum {name}]({name})" for name in files if name.endswith(".png")] + [""]
+    report = tmp / "report.md"
+    atomic_write_text(report, report.read_text(encoding="utf-8") + "\n" + "\n".join(lines))
+    return files
+
+
 def run(args: argparse.Namespace) -> int:
     from eigenrnn.analysis.loading import check_finite, load_plain_rnn
     from eigenrnn.analysis.report import analyze, summary_table, write_report
@@ -177,7 +215,7 @@ def run(args: argparse.Namespace) -> int:
     _check_args(args)
     apply_threads(args)
     path = Path(args.checkpoint)
-    out = _check_out(Path(args.out))
+    out = _check_out(args)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint: {path} not found")
     ckpt = None
@@ -197,8 +235,10 @@ def run(args: argparse.Namespace) -> int:
     report = analyze(
         model, inputs, title=f"Eigen analysis of {path.name}", notes=[f"model: {description}", *notes], tracked=tracked, seed=args.seed
     )
-    with atomic_directory(out) as tmp:
+    effective = _effective(model, inputs, args.calibrate)
+    with atomic_directory(out, overwrite=args.force, marker="analyze") as tmp:
         files = write_report(report, tmp)
+        files += _write_effective(effective, args.calibrate, tmp)
     print(summary_table(report))
-    print(f"\nwrote {out / 'report.md'}, {out / 'analysis.json'} and {len(files) - 2} figures")
+    print(f"\nwrote {out / 'report.md'}, {out / 'analysis.json'} and {sum(f.endswith('.png') for f in files)} figures")
     return 0

@@ -6,7 +6,8 @@ import os
 import sys
 from dataclasses import asdict
 
-from eigenrnn.bench import profiles
+from eigenrnn.bench import backends, profiles, variants
+from eigenrnn.bench.runner import inapplicable, plan, validate, write_bench_json
 from eigenrnn.cli._threads import add_threads_option
 from eigenrnn.errors import bad_value
 
@@ -27,21 +28,30 @@ def register(sub) -> None:
     parser.add_argument("--out", required=True, help="sweep directory (reuse it to resume)")
     parser.add_argument("--workers", type=int, default=None,
                         help="worker processes, --threads torch threads each (default: the number of cores; "
-                        "with one GPU, about 4)")
-    parser.add_argument("--schemes", default=None, help="comma-separated initializers (default: all)")
+                        "with one GPU, about 4); with --backend ray and no --address, the CPUs of the local Ray instance")
+    parser.add_argument("--schemes", default=None,
+                        help="comma-separated schemes or variants, e.g. xavier,eigen:horizon,orthogonal+cal,"
+                        "xavier{gain=2} (see docs/TRAINING.md; default: every scheme plus the chrono "
+                        "baseline xavier+chrono where this version supports it)")
     parser.add_argument("--cells", default=None, help="comma-separated cells among rnn,lstm,gru "
                         "(default: the profile's)")
     parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the profile's)")
+    backends.add_arguments(parser)
+    parser.add_argument("--tensorboard", default=None, metavar="DIR",
+                        help="write a TensorBoard log per run to DIR/<suite>/<task>/<cell>/<scheme>/seed<k>/ "
+                        "(needs the tensorboard extra) (default: none)")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the budgets and what would run, and write nothing")
-    add_threads_option(parser, per=" per worker")
+    add_threads_option(parser, per=" per worker (local backend)")
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from eigenrnn.bench.runner import inapplicable, plan, run_grid, validate, write_bench_json
+    from eigenrnn.io import check_output, directory_lock, mark_output, sweep_stale_tmp
 
-    specs = profiles.grid(args.suite, args.profile, schemes=_split(args.schemes, "--schemes"),
+    check_output(args.out, "bench", mode="resume", legacy=("bench.json",))
+    chosen = None if args.schemes is None else variants.split(args.schemes, "--schemes")
+    specs = profiles.grid(args.suite, args.profile, schemes=chosen,
                           cells=_split(args.cells, "--cells"), seeds=args.seeds)
     workers = (os.cpu_count() or 1) if args.workers is None else args.workers
     if workers < 1:
@@ -60,21 +70,43 @@ def run(args) -> int:
             todo = {k: sum(states[s.path] == k for s in mine) for k in ("new", "resume", "done")}
             print(f"{name}: {len(mine)} runs ({todo['new']} new, {todo['resume']} to resume, "
                   f"{todo['done']} finished) -> {args.out}/{name}/")
+        for line in _variant_lines(specs):
+            print(line)
         return 0
     validate(runnable, args.out)
     plan(runnable, args.out)  # refuses a directory trained with other budgets before touching it
     budgets = {name: asdict(profiles.budget(name, args.profile)) for name in names}
-    record = dict(suite=args.suite, profile=args.profile, specs=specs, budgets=budgets,
-                  workers=workers, threads=args.threads, excluded=excluded)
-    started = write_bench_json(args.out, **record)
-    result = run_grid(runnable, args.out, workers=workers, threads=args.threads)
-    write_bench_json(args.out, **record, counts=result.counts, started=started)
+    if args.tensorboard is not None:
+        from eigenrnn.train.tensorboard import require_tensorboard
+
+        require_tensorboard()
+    with backends.from_args(args) as backend, directory_lock(args.out):
+        mark_output(args.out, "bench")
+        sweep_stale_tmp(args.out, ("bench.json",))  # left by a kill during an atomic write
+        where = backend.describe()
+        record = dict(suite=args.suite, profile=args.profile, specs=specs, budgets=budgets,
+                      workers=where.get("workers", workers), threads=where.get("threads"), excluded=excluded,
+                      backend=where)
+        started = write_bench_json(args.out, **record)
+        result = backend.run_grid(runnable, args.out, tensorboard=args.tensorboard)
+        write_bench_json(args.out, **record, counts=result.counts, started=started)
     counts = result.counts
     print(f"bench: {len(runnable)} runs: {counts['finished']} finished, {counts['skipped']} skipped "
           f"(done before), {counts['diverged']} diverged, {counts['failed']} failed -> {args.out}")
     for path, message in result.errors.items():
         print(f"failed: {path}: {message} (see {args.out}/{path}/error.txt)", file=sys.stderr)
     return 1 if counts["failed"] else 0
+
+
+def _variant_lines(specs) -> list[str]:
+    """What each variant resolves to per task (the init fields its config.json will hold)."""
+    fields = ("init", "init_kwargs", "calibrate")
+    seen = {}
+    for s in specs:
+        if s.scheme != s.config["init"] or s.config["init_kwargs"]:
+            seen.setdefault((s.scheme, s.task), {k: s.config[k] for k in fields if k in s.config})
+    return [f"variant {scheme} on {task}: " + ", ".join(f"{k}={v!r}" for k, v in init.items())
+            for (scheme, task), init in seen.items()]
 
 
 def _split(value: str | None, argument: str) -> list[str] | None:

@@ -22,7 +22,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from eigenrnn.cli._threads import add_threads_option, set_threads
-from eigenrnn.errors import EigenRNNError, bad_value
+from eigenrnn.errors import bad_value
 
 INITS = ("eigen", "xavier")
 _MARKER = "demo.json"
@@ -42,6 +42,7 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed shared by both runs (default 0)")
     p.add_argument("--train-size", type=int, default=None, help="limit the training strings (default: all)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--force", action="store_true", help="replace an earlier `eigenrnn demo` output at --out (default: refuse it)")
     add_threads_option(p)
     p.set_defaults(func=run)
 
@@ -83,13 +84,14 @@ def _threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _prepare_out(out: Path) -> None:
-    if out.exists() and any(out.iterdir()):
-        if not (out / _MARKER).is_file():
-            raise EigenRNNError(f"{out}: exists and is not an eigenrnn demo output; pass another --out")
+def _prepare_out(out: Path, force: bool) -> None:
+    """Refuse an --out the demo may not write; clear its own earlier output (with ``force``)."""
+    from eigenrnn.io import check_output, mark_output
+
+    if check_output(out, "demo", force=force, legacy=(_MARKER,)) == "own":
         for name in INITS:
             shutil.rmtree(out / name, ignore_errors=True)
-    out.mkdir(parents=True, exist_ok=True)
+    mark_output(out, "demo")
 
 
 def plot_spectra(recorder: _SpectrumRecorder, path: Path, title: str) -> None:
@@ -110,24 +112,32 @@ def plot_spectra(recorder: _SpectrumRecorder, path: Path, title: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from eigenrnn.train import train
 
+    from eigenrnn.io import atomic_write_text
+    from eigenrnn.train import TrainConfig
+
     for name in ("hidden", "epochs"):
         if getattr(args, name) < 1:
             raise ValueError(bad_value(f"--{name}", getattr(args, name), "a positive int"))
     out = Path(args.out)
-    _prepare_out(out)
-    (out / _MARKER).write_text(json.dumps({"grammar": args.grammar, "seed": args.seed}) + "\n", encoding="utf-8")
     task = f"tomita{args.grammar}"
-    start = time.perf_counter()
-    results: dict[str, Any] = {}
-    recorders: dict[str, _SpectrumRecorder] = {}
-    for init in INITS:
-        print(f"training GRU-{args.hidden} on {task} with {init} init ...", flush=True)
-        recorders[init] = _SpectrumRecorder()
-        config = {
+    configs = {
+        init: {
             "task": task, "cell": "gru", "init": init, "hidden": args.hidden, "epochs": args.epochs,
             "batch_size": 32, "lr": 3e-3, "seed": args.seed, "train_size": args.train_size,
             "eval_every": 10, "device": "cpu", "out": str(out / init),
         }
+        for init in INITS
+    }
+    for config in configs.values():  # every argument is checked before anything is written
+        TrainConfig.from_dict(config).resolve()
+    _prepare_out(out, args.force)
+    atomic_write_text(out / _MARKER, json.dumps({"grammar": args.grammar, "seed": args.seed}) + "\n")
+    start = time.perf_counter()
+    results: dict[str, Any] = {}
+    recorders: dict[str, _SpectrumRecorder] = {}
+    for init, config in configs.items():
+        print(f"training GRU-{args.hidden} on {task} with {init} init ...", flush=True)
+        recorders[init] = _SpectrumRecorder()
         with _threads(args.threads):
             results[init] = train(config, callbacks=[recorders[init]], progress=not args.no_progress)
     np.savez(

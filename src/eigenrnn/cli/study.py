@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from eigenrnn.bench import backends
 from eigenrnn.cli._lazy import LazyChoices
 from eigenrnn.cli._threads import add_threads_option
 
@@ -34,16 +35,20 @@ def register(sub) -> None:
     spectra.add_argument("--profile", choices=LazyChoices(_profiles), metavar="PROFILE", default="cpu",
                          help="study profile: %(choices)s (default cpu)")
     spectra.add_argument("--out", type=Path, required=True)
-    spectra.add_argument("--workers", type=int, default=None, help="worker processes (default: number of cores)")
+    spectra.add_argument("--workers", type=int, default=None,
+                         help="worker processes (default: number of cores); with --backend ray and no --address, "
+                         "the CPUs of the local Ray instance")
     spectra.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    add_threads_option(spectra, per=" per worker")
+    backends.add_arguments(spectra)
+    add_threads_option(spectra, per=" per worker (local backend)")
     spectra.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from eigenrnn.bench.study import run_study
 
-    result = run_study(args.profile, args.out, workers=args.workers, progress=not args.no_progress, threads=args.threads)
+    with backends.from_args(args) as backend:
+        result = run_study(args.profile, args.out, progress=not args.no_progress, backend=backend)
     runs = result["runs"]
     kept = sum(r["well_trained"] for r in runs)
     print(f"{len(runs)} runs finished, {kept} well-trained (kept in the summary)")

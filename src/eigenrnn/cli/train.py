@@ -66,6 +66,9 @@ def register(sub) -> None:
     p.add_argument("--cell", choices=LazyChoices(_cells), metavar="CELL", help="recurrent cell: %(choices)s (default gru)")
     p.add_argument("--init", choices=LazyChoices(_schemes), metavar="SCHEME", help="initialization scheme: %(choices)s (default xavier)")
     p.add_argument("--init-kwargs", metavar="JSON", help='keyword arguments of init_rnn, e.g. \'{"forget_bias": 1.0}\'')
+    p.add_argument("--calibrate", nargs="?", const="jacobian_radius=1.0", metavar="QUANTITY=TARGET",
+                   help="before the first step, rescale the recurrent eigenvalue moduli on training inputs until QUANTITY "
+                   "(jacobian_radius or gradient_decay) equals TARGET (default: off; given bare: jacobian_radius=1.0)")
     p.add_argument("--hidden", type=int, help="hidden size (default 128)")
     p.add_argument("--layers", type=int, help="stacked recurrent layers (default 1)")
     p.add_argument("--nonlinearity", choices=LazyChoices(_nonlinearities), metavar="NAME", help="rnn cell only: %(choices)s (default tanh)")
@@ -100,6 +103,9 @@ def register(sub) -> None:
                    help="a task option, e.g. --option length=200 (repeatable; VALUE is read as JSON if it parses)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint.pt")
     p.add_argument("--no-progress", action="store_true", help="no progress bars or epoch lines")
+    p.add_argument("--tensorboard", metavar="DIR", default=None,
+                   help="also log losses, metrics, lr, gradient norm (and with --track-spectrum the eigenvalue "
+                   "moduli) to TensorBoard in DIR; needs the tensorboard extra (default: no TensorBoard log)")
     add_threads_option(p)
     p.set_defaults(func=run)
 
@@ -127,6 +133,8 @@ def config_from_args(args: argparse.Namespace):
             data[name] = value
     if args.clip is not None:
         data["clip"] = None if args.clip == 0 else args.clip
+    if getattr(args, "calibrate", None) is not None:
+        data["calibrate"] = args.calibrate
     if args.init_kwargs is not None:
         try:
             kwargs = json.loads(args.init_kwargs)
@@ -150,7 +158,13 @@ def run(args: argparse.Namespace) -> int:
 
     apply_threads(args)
     config = config_from_args(args)
-    result = train(config, resume=args.resume, progress=not args.no_progress)
+    callbacks = []
+    if args.tensorboard is not None:
+        from eigenrnn.train.tensorboard import TensorBoardLogger, require_tensorboard
+
+        require_tensorboard()
+        callbacks.append(TensorBoardLogger(args.tensorboard))
+    result = train(config, resume=args.resume, progress=not args.no_progress, callbacks=callbacks)
     print(format_result(result))
     return 0
 

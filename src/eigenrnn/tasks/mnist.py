@@ -56,6 +56,7 @@ __all__ = [
     "PICKLE_SHA256",
     "load",
     "permutation",
+    "pmnist14_permutation",
     "to_sequence",
     "sequence_length",
     "default_data_dirs",
@@ -63,7 +64,14 @@ __all__ = [
 
 SPLITS = ("train", "val", "test")
 SIZES = {"train": 50_000, "val": 10_000, "test": 10_000}
-VARIANTS = ("mnist", "pmnist", "mnist14")
+VARIANTS = ("mnist", "pmnist", "mnist14", "pmnist14")
+
+# pmnist14's one fixed permutation of the 196 pooled pixels: torch.randperm(196)
+# from torch.Generator().manual_seed(PMNIST14_SEED), pinned by the SHA-256 of its
+# int64 little-endian bytes so that a change in torch's generator cannot alter
+# the task silently (pmnist14_permutation refuses to return anything else).
+PMNIST14_SEED = 14
+PMNIST14_SHA256 = "72cce7c235e6613f0b2177dc7c445d1d978848704184dc516c33274b72c0d1db"
 
 # SHA-256 of the four standard IDX archives, as pinned by TensorFlow Datasets in
 # tensorflow_datasets/url_checksums/mnist.txt (sizes 9912422, 28881, 1648877, 4542 bytes).
@@ -144,10 +152,35 @@ def permutation(seed: int) -> torch.Tensor:
     return torch.randperm(_PIXELS, generator=generator)
 
 
+def pmnist14_permutation() -> torch.Tensor:
+    """The fixed permutation of the 196 pixels of pmnist14 (14x14 pooled MNIST).
+
+    ``torch.randperm(196)`` drawn from ``torch.Generator().manual_seed(14)``
+    (:data:`PMNIST14_SEED`); its first entries are ``195, 64, 42, 73``.
+
+    Returns:
+        int64 ``(196,)``, a permutation of ``0..195``.
+
+    Raises:
+        DataError: this torch draws a different permutation (its SHA-256 is not
+            :data:`PMNIST14_SHA256`), so results would not be comparable.
+
+    >>> pmnist14_permutation()[:4].tolist()
+    [195, 64, 42, 73]
+    """
+    drawn = torch.randperm(196, generator=torch.Generator().manual_seed(PMNIST14_SEED))
+    digest = hashlib.sha256(drawn.numpy().astype("<i8").tobytes()).hexdigest()
+    if digest != PMNIST14_SHA256:
+        raise DataError(f"pmnist14: torch {torch.__version__} draws a different permutation from seed "
+                        f"{PMNIST14_SEED} (SHA-256 {digest}, expected {PMNIST14_SHA256}); pmnist14 results "
+                        "would not be comparable with earlier ones")
+    return drawn
+
+
 def sequence_length(variant: str) -> int:
-    """Number of time steps of a sequence view: 784 for mnist/pmnist, 196 for mnist14."""
+    """Number of time steps of a sequence view: 784 for mnist/pmnist, 196 for mnist14/pmnist14."""
     _check_variant(variant)
-    return 196 if variant == "mnist14" else _PIXELS
+    return 196 if variant in ("mnist14", "pmnist14") else _PIXELS
 
 
 def to_sequence(images: torch.Tensor, variant: str, permutation_seed: int = 0) -> torch.Tensor:
@@ -159,6 +192,8 @@ def to_sequence(images: torch.Tensor, variant: str, permutation_seed: int = 0) -
       of ``permutation_seed``.
     * ``"mnist14"``: a CPU-sized variant: each image is reduced to 14x14 by
       averaging non-overlapping 2x2 blocks, then scanned row-major (196 steps).
+    * ``"pmnist14"``: the mnist14 pixels reordered by the one fixed
+      :func:`pmnist14_permutation` (step ``t`` reads mnist14 pixel ``perm[t]``).
 
     Args:
         images: ``(N, 784)`` floating tensor, as returned by :func:`load`.
@@ -180,9 +215,11 @@ def to_sequence(images: torch.Tensor, variant: str, permutation_seed: int = 0) -
         raise ValueError(bad_value("images", shape, "a floating tensor of shape (N, 784)"))
     if variant == "pmnist":
         flat = images[:, permutation(permutation_seed).to(images.device)]
-    elif variant == "mnist14":
+    elif variant in ("mnist14", "pmnist14"):
         pooled = F.avg_pool2d(images.reshape(-1, 1, _SIDE, _SIDE), kernel_size=2)
         flat = pooled.reshape(images.shape[0], -1)
+        if variant == "pmnist14":
+            flat = flat[:, pmnist14_permutation().to(images.device)]
     else:
         flat = images
     return flat.t().contiguous().unsqueeze(-1)

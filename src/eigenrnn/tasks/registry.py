@@ -156,6 +156,31 @@ class Task:
     _builder: Builder | None = field(default=None, repr=False, compare=False)
     _examples: Callable[..., Tensor] | None = field(default=None, repr=False, compare=False)
 
+    @property
+    def horizon(self) -> int:
+        """The task's horizon ``T``: the number of steps of its longest training input.
+
+        Tomita: the longest training string plus its start symbol (31; the
+        length-generalisation split goes to 61); pixel MNIST: 784, or 196 for the 14x14 views;
+        adding, sine, Mackey-Glass: ``length``; copy: ``delay + 2 * copy_len``;
+        Multi30k: ``max_len`` (sources are cut there).
+
+        >>> get_task("copy", delay=50, copy_len=10).horizon
+        70
+        """
+        from eigenrnn.tasks import mnist, tomita
+
+        o = self.options
+        if self.name.startswith("tomita"):
+            return max(tomita.DEFAULT_TRAIN_LENGTHS) + 1  # encode() leads every string with BOS
+        if self.name in mnist.VARIANTS:
+            return mnist.sequence_length(self.name)
+        if self.name == "copy":
+            return o["delay"] + 2 * o["copy_len"]
+        if self.name == "multi30k":
+            return o["max_len"]
+        return o["length"]
+
     def build(
         self,
         seed: int,
@@ -526,6 +551,7 @@ _FACTORIES: dict[str, Callable[..., Task]] = {
     "mnist": lambda data_dir=None: _mnist_task("mnist", data_dir),
     "pmnist": lambda data_dir=None, permutation_seed=0: _mnist_task("pmnist", data_dir, permutation_seed),
     "mnist14": lambda data_dir=None: _mnist_task("mnist14", data_dir),
+    "pmnist14": lambda data_dir=None: _mnist_task("pmnist14", data_dir),
     "adding": _adding_task,
     "copy": _copy_task,
     "sine": _sine_task,
@@ -538,6 +564,7 @@ _OPTIONS: dict[str, tuple[str, ...]] = {
     "mnist": ("data_dir",),
     "pmnist": ("data_dir", "permutation_seed"),
     "mnist14": ("data_dir",),
+    "pmnist14": ("data_dir",),
     "adding": ("length",),
     "copy": ("delay", "n_symbols", "copy_len"),
     "sine": ("length",),
@@ -570,7 +597,7 @@ def get_task(name: str, **options: Any) -> Task:
     """Look up a task by name, with its options.
 
     Options: ``per_length`` (Tomita strings per length), ``data_dir`` (mnist,
-    pmnist, mnist14, multi30k), ``permutation_seed`` (pmnist), ``length``
+    pmnist, mnist14, pmnist14, multi30k), ``permutation_seed`` (pmnist), ``length``
     (adding, sine, mackey-glass), ``tau`` (mackey-glass), ``delay``,
     ``n_symbols``, ``copy_len`` (copy), ``vocab_size``, ``max_len`` (multi30k).
 

@@ -22,6 +22,7 @@ import signal
 import sys
 import threading
 import time
+import uuid
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,7 @@ import torch
 from torch import Tensor, nn
 
 from eigenrnn.errors import CheckpointError, EigenRNNError, TrainingDiverged, bad_value
-from eigenrnn.io import append_jsonl, atomic_write_json, atomic_write_text
+from eigenrnn.io import append_jsonl, atomic_write_json, atomic_write_text, check_output, mark_output, sweep_stale_tmp
 from eigenrnn.tasks import get_task
 from eigenrnn.tasks.registry import TaskData
 from eigenrnn.train.build import ModelSpec, build_model, seeds
@@ -47,6 +48,15 @@ from eigenrnn.train.checkpoint import (
 )
 from eigenrnn.train.config import RESUMABLE_CHANGES, TrainConfig
 from eigenrnn.train.objective import Objective
+
+#: Divergence rule (docs/TRAINING.md, "Divergence"): a run has diverged when a loss is NaN or
+#: infinite, when an epoch's training or validation loss exceeds DIVERGED_LOSS_RATIO times
+#: max(loss of the first training batch, 1), or when a weight's magnitude exceeds DIVERGED_WEIGHT.
+DIVERGED_LOSS_RATIO = 1e3
+DIVERGED_WEIGHT = 1e6
+
+#: Files a run writes through eigenrnn.io.atomic_path; their temporary files are swept on the next start.
+RUN_FILES = ("checkpoint.pt", "best.pt", "config.json", "metrics.jsonl", "summary.json", "tokenizer.json", "spectra.npz")
 
 SUMMARY_KEYS = (
     "task", "cell", "init", "seed", "status", "metric_name", "higher_is_better", "test_metric",
@@ -177,6 +187,8 @@ class Trainer:
 
     def _prepare_run_dir(self, resume: bool) -> dict[str, Any] | None:
         ckpt_path = self.run_dir / "checkpoint.pt"
+        # Only a run directory (marked, or an older one holding a run's files) or a new/empty one.
+        check_output(self.run_dir, "train", argument="out", mode="resume", legacy=("checkpoint.pt", "summary.json"))
         if not resume:
             for name in ("checkpoint.pt", "summary.json"):
                 if (self.run_dir / name).exists():
@@ -197,7 +209,25 @@ class Trainer:
             raise ValueError(f"resume: the config differs from the checkpoint's in {details}")
         if "trainer" not in payload:
             raise CheckpointError(f"{ckpt_path}: holds weights only, not a resumable training state")
+        self._check_best_belongs(payload)
         return payload
+
+    def _check_best_belongs(self, payload: dict[str, Any]) -> None:
+        """Refuse a ``best.pt`` that another run wrote (another run id, else another config)."""
+        best = self.run_dir / "best.pt"
+        if payload["trainer"].get("best_epoch") is None or not best.is_file():
+            return  # a missing best.pt is reported by _load_state
+        theirs = read_payload(best)
+        run_id = payload.get("run_id")
+        if run_id is not None:
+            if theirs.get("run_id") != run_id:
+                raise CheckpointError(
+                    f"{best}: belongs to another run (run id {theirs.get('run_id')!r}, this run's checkpoint.pt has "
+                    f"{run_id!r}); restore this run's own best.pt or start a new --out"
+                )
+        elif theirs.get("config") != payload["config"]:
+            raise CheckpointError(f"{best}: was written with another config than {self.run_dir / 'checkpoint.pt'}; "
+                                  "restore this run's own best.pt or start a new --out")
 
     def _build(self, payload: dict[str, Any] | None) -> None:
         cfg = self.config
@@ -263,6 +293,7 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.wall_offset = 0.0
         self.epoch_state: _EpochState | None = None
+        self.initial_loss: float | None = None
 
     def _trainer_state(self) -> dict[str, Any]:
         es = self.epoch_state
@@ -273,7 +304,9 @@ class Trainer:
             "target_hit": self.target_hit,
             "stop_reason": self.stop_reason,
             "history": self.history,
+            "initial_loss": self.initial_loss,
             "wall_time_s": self._wall(),
+            "calibration": self.calibration,
             "epoch_state": None if es is None else {
                 "perm": es.perm, "batch": es.batch, "sums": es.sums.cpu(), "elapsed": es.elapsed + time.perf_counter() - self._epoch_t0,
             },
@@ -294,6 +327,7 @@ class Trainer:
         self.best_metric, self.best_epoch = t["best_metric"], t["best_epoch"]
         self.bad_epochs, self.target_hit, self.history = t["bad_epochs"], t["target_hit"], list(t["history"])
         self.stop_reason = t["stop_reason"]
+        self.initial_loss = t.get("initial_loss")
         self.wall_offset = float(t["wall_time_s"])
         es = t["epoch_state"]
         if es is not None:
@@ -303,6 +337,10 @@ class Trainer:
             self.best_state = read_payload(best)["model"] if best.is_file() else None
             if self.best_state is None:
                 raise CheckpointError(f"{best}: missing, but {self.run_dir / 'checkpoint.pt'} refers to it")
+            own = self.model.state_dict()
+            if {k: tuple(v.shape) for k, v in self.best_state.items()} != {k: tuple(v.shape) for k, v in own.items()}:
+                raise CheckpointError(f"{best}: its weights do not have the shapes of this run's model; "
+                                      "restore this run's own best.pt or start a new --out")
 
     def _checkpoint_payload(self, full: bool) -> dict[str, Any]:
         payload: dict[str, Any] = {
@@ -310,6 +348,7 @@ class Trainer:
             "model_spec": self.spec.to_dict(),
             "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
             "tokenizer": self._tokenizer_text,
+            "run_id": self.run_id,
             "epoch": self.epoch,
             "step": self.step,
         }
@@ -338,9 +377,13 @@ class Trainer:
         self._build(payload)
         self._reset_state()
         self._t0 = self._epoch_t0 = time.perf_counter()
+        # Ties checkpoint.pt and best.pt to this run; None for runs written before run ids.
+        self.run_id = uuid.uuid4().hex if payload is None else payload.get("run_id")
         if payload is not None:
             self._load_state(payload)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.calibration = self._calibration_record(payload)
+        mark_output(self.run_dir, "train")
+        sweep_stale_tmp(self.run_dir, RUN_FILES)  # left by a kill during an atomic write
         (self.run_dir / "summary.json").unlink(missing_ok=True)
         self._tokenizer_text = None
         if self.data.tokenizer is not None:
@@ -368,6 +411,19 @@ class Trainer:
         self.callbacks.on_train_end(self)
         self._write_summary(result)
         return result
+
+    def _calibration_record(self, payload: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Calibrate at a fresh start (``config.calibrate``); on resume, the record the checkpoint kept."""
+        if self.config.calibrate is None:
+            return None
+        if payload is not None:
+            return payload["trainer"].get("calibration")
+        from eigenrnn.calibration import calibrate_on_split
+
+        record = calibrate_on_split(self.model, self.splits["train"], self.config.calibrate)
+        self._say(f"calibrated {record['quantity']} -> {record['target']}: achieved {record['achieved']}, "
+                  f"scales {record['scales']}, {record['evaluations']} evaluations, converged {record['converged']}")
+        return record
 
     def _attach_spectrum_tracker(self) -> None:
         try:
@@ -415,17 +471,19 @@ class Trainer:
             loss, stats = self.objective.loss_and_stats(self.model, batch)
         self.optimizer.zero_grad(set_to_none=True)
         clip = self.config.clip
+        # The pre-clipping gradient norm, for callbacks (None without clipping: nothing measured it).
+        self.grad_norm: Tensor | None = None
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
             if clip is not None:
                 self.scaler.unscale_(self.optimizer)
-                nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+                self.grad_norm = nn.utils.clip_grad_norm_(self.model.parameters(), clip)
             self.scaler.step(self.optimizer)
             self.scaler.update()
         else:
             loss.backward()
             if clip is not None:
-                nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+                self.grad_norm = nn.utils.clip_grad_norm_(self.model.parameters(), clip)
             self.optimizer.step()
         return stats
 
@@ -453,6 +511,8 @@ class Trainer:
             for b in range(es.batch, batches):
                 self._consistent = False
                 stats = self._train_step(perm[b * cfg.batch_size : (b + 1) * cfg.batch_size])
+                if self.initial_loss is None:
+                    self.initial_loss = float(stats[0] / max(float(stats[1]), 1.0))
                 es.sums += stats
                 es.batch = b + 1
                 self.step += 1
@@ -485,9 +545,22 @@ class Trainer:
         if not bool(torch.isfinite(sums[0])):
             self._raise_diverged(float(sums[0]))
 
-    def _raise_diverged(self, value: float) -> None:
+    def _check_blow_up(self, train_loss: float, val_loss: float) -> None:
+        """The divergence rule beyond NaN (see DIVERGED_LOSS_RATIO, DIVERGED_WEIGHT)."""
+        with torch.no_grad():
+            largest = max((float(p.detach().abs().max()) for p in self.model.parameters() if p.numel()), default=0.0)
+        if not largest <= DIVERGED_WEIGHT:
+            self._raise_diverged(largest, f"a weight reached magnitude {largest:.4g}, over {DIVERGED_WEIGHT:g}")
+        if self.initial_loss is not None and math.isfinite(self.initial_loss):
+            limit = DIVERGED_LOSS_RATIO * max(self.initial_loss, 1.0)
+            for name, value in (("training", train_loss), ("validation", val_loss)):
+                if value > limit:
+                    self._raise_diverged(value, f"the {name} loss became {value:.4g}, over {DIVERGED_LOSS_RATIO:g} x "
+                                                f"max(initial loss {self.initial_loss:.4g}, 1)")
+
+    def _raise_diverged(self, value: float, what: str | None = None) -> None:
         raise _Diverged(
-            f"training diverged: the loss became {value} in epoch {self.epoch + 1} (step {self.step}) "
+            f"training diverged: {what or f'the loss became {value}'} in epoch {self.epoch + 1} (step {self.step}) "
             f"with {self.config.optimizer} lr={self.config.lr}; "
             + (
                 f"the last good checkpoint is kept at {checkpoint}"
@@ -552,6 +625,7 @@ class Trainer:
         val_loss, val_metric = self.evaluate("val")
         if not math.isfinite(val_loss):
             self._raise_diverged(val_loss)
+        self._check_blow_up(loss_sum / max(loss_n, 1), val_loss)
         epoch = self.epoch + 1
         record = {
             "epoch": epoch,
@@ -659,7 +733,10 @@ class Trainer:
         )
 
     def _write_summary(self, result: TrainResult) -> None:
-        atomic_write_json(self.run_dir / "summary.json", result.summary())
+        summary = result.summary()
+        if self.calibration is not None:
+            summary["calibration"] = self.calibration
+        atomic_write_json(self.run_dir / "summary.json", summary)
 
 
 def _read_history(path: Path) -> list[dict[str, Any]]:
