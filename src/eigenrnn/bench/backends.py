@@ -5,7 +5,7 @@ same :class:`~eigenrnn.bench.runner.SweepResult`; only where the training
 happens differs.
 
 * :class:`LocalBackend` is :func:`eigenrnn.bench.runner.run_grid`: spawned
-  worker processes on this machine, one torch thread each, writing straight
+  worker processes on this machine, ``threads`` torch threads each (default 1), writing straight
   into the sweep directory.
 * :class:`RayBackend` submits every run as a Ray task (Moritz et al., 2018,
   "Ray: A Distributed Framework for Emerging AI Applications") with

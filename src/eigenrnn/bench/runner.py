@@ -12,8 +12,8 @@ written to ``error.txt`` in the run directory, counted as *failed*, and the
 sweep goes on.  A failed run is retried on the next rerun.
 
 Workers are spawned processes (never forked: torch and CUDA do not survive a
-fork), each limited to one torch thread so that ``workers`` runs share the
-cores without oversubscription.  They die with the process that started them,
+fork), each limited to ``threads`` torch threads (default 1) so that ``workers``
+runs share the cores without oversubscription.  They die with the process that started them,
 even when it is SIGKILLed (:func:`die_with_parent`), so a killed sweep leaves
 nothing running that could still write into it.
 """
