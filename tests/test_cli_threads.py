@@ -104,3 +104,35 @@ def test_lazy_choices_list_and_check_the_live_names(capsys):
     assert "initialization scheme: " + ", ".join(schemes()) in help_text
     args = build_parser().parse_args(["train", "--init", schemes()[-1]])
     assert args.init == schemes()[-1]
+
+
+def thread_count_train(config, *, resume=False, progress=True):
+    """Stands in for eigenrnn.train.train in a bench worker: records the worker's torch thread count."""
+    import json
+    from pathlib import Path
+
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(config.resolve().to_dict()))
+    (out / "summary.json").write_text(json.dumps({"status": "finished", "threads": torch.get_num_threads()}))
+
+
+def test_bench_workers_run_with_the_requested_threads(tmp_path):
+    import json
+
+    from eigenrnn.bench import profiles
+    from eigenrnn.bench.backends import LocalBackend
+
+    specs = profiles.grid("regression", "smoke", schemes=["eigen"], cells=["gru"], seeds=1)
+    result = LocalBackend(workers=1, threads=2).run_grid(specs, tmp_path, progress=False, train_fn=thread_count_train)
+    assert result.counts["finished"] == len(specs)
+    assert {json.loads((tmp_path / s.path / "summary.json").read_text())["threads"] for s in specs} == {2}
+
+
+def test_ray_backend_refuses_threads_other_than_one():
+    from eigenrnn.bench import backends
+
+    args = build_parser().parse_args(["bench", "--suite", "tomita", "--profile", "smoke", "--out", "o",
+                                      "--backend", "ray", "--threads", "2"])
+    with pytest.raises(ValueError, match=r"--threads: got 2; expected 1 with --backend ray"):
+        backends.from_args(args)
