@@ -12,8 +12,16 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from eigenrnn.init import init_rnn, recurrent_blocks, schemes
-from eigenrnn.spectrum import Spectrum, sample_eigenvalues, spectral_matrix
+# The public names load their module (and torch, about a second) on first
+# access (PEP 562), so that `eigenrnn --help` and torch-free tools start fast.
+_LAZY = {
+    "init_rnn": "eigenrnn.init",
+    "recurrent_blocks": "eigenrnn.init",
+    "schemes": "eigenrnn.init",
+    "Spectrum": "eigenrnn.spectrum",
+    "sample_eigenvalues": "eigenrnn.spectrum",
+    "spectral_matrix": "eigenrnn.spectrum",
+}
 
 __all__ = [
     "__version__",
@@ -24,3 +32,17 @@ __all__ = [
     "schemes",
     "spectral_matrix",
 ]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'eigenrnn' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

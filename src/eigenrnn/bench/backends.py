@@ -5,7 +5,7 @@ same :class:`~eigenrnn.bench.runner.SweepResult`; only where the training
 happens differs.
 
 * :class:`LocalBackend` is :func:`eigenrnn.bench.runner.run_grid`: spawned
-  worker processes on this machine, one torch thread each, writing straight
+  worker processes on this machine, ``threads`` torch threads each (default 1), writing straight
   into the sweep directory.
 * :class:`RayBackend` submits every run as a Ray task (Moritz et al., 2018,
   "Ray: A Distributed Framework for Emerging AI Applications") with
@@ -53,15 +53,19 @@ class LocalBackend:
     """Today's process pool on this machine (:func:`eigenrnn.bench.runner.run_grid`).
 
     Args:
-        workers: worker processes, one torch thread each (default ``os.cpu_count()``).
+        workers: worker processes (default ``os.cpu_count()``).
+        threads: torch threads of each worker (default 1, see :mod:`eigenrnn.threads`).
     """
 
     name = "local"
 
-    def __init__(self, workers: int | None = None) -> None:
+    def __init__(self, workers: int | None = None, threads: int = 1) -> None:
         if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
             raise ValueError(bad_value("workers", workers, "a positive integer"))
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ValueError(bad_value("threads", threads, "a positive integer"))
         self.workers = (os.cpu_count() or 1) if workers is None else workers
+        self.threads = threads
 
     def __enter__(self) -> "LocalBackend":
         return self
@@ -74,7 +78,7 @@ class LocalBackend:
 
     def describe(self) -> dict[str, Any]:
         """``{"name", "workers", "nodes", "resources"}`` as recorded in bench.json."""
-        return {"name": self.name, "workers": self.workers,
+        return {"name": self.name, "workers": self.workers, "threads": self.threads,
                 "nodes": [{"host": os.uname().nodename, "resources": {"CPU": float(os.cpu_count() or 1)}}],
                 "resources": {"CPU": float(os.cpu_count() or 1)}}
 
@@ -89,7 +93,7 @@ class LocalBackend:
             from eigenrnn.train.tensorboard import TrainWithTensorBoard
 
             train_fn = TrainWithTensorBoard(str(tensorboard), str(root), train_fn)
-        return run_grid(specs, root, workers=self.workers, progress=progress, train_fn=train_fn)
+        return run_grid(specs, root, workers=self.workers, progress=progress, train_fn=train_fn, threads=self.threads)
 
 
 class RayBackend:
@@ -336,7 +340,9 @@ def from_args(args: argparse.Namespace) -> LocalBackend | RayBackend:
                             ("--gpus-per-run", args.gpus_per_run)):
             if value is not None:
                 raise ValueError(bad_value(flag, value, "nothing with --backend local (it applies to --backend ray)"))
-        return LocalBackend(args.workers)
+        return LocalBackend(args.workers, threads=getattr(args, "threads", 1))
+    if getattr(args, "threads", 1) != 1:
+        raise ValueError(bad_value("--threads", args.threads, "1 with --backend ray (a run's torch threads are its --cpus-per-run)"))
     if args.cpus_per_run is not None and args.cpus_per_run < 1:
         raise ValueError(bad_value("--cpus-per-run", args.cpus_per_run, "a positive integer"))
     if args.gpus_per_run is not None and not (math.isfinite(args.gpus_per_run) and args.gpus_per_run >= 0):

@@ -12,8 +12,8 @@ written to ``error.txt`` in the run directory, counted as *failed*, and the
 sweep goes on.  A failed run is retried on the next rerun.
 
 Workers are spawned processes (never forked: torch and CUDA do not survive a
-fork), each limited to one torch thread so that ``workers`` runs share the
-cores without oversubscription.  They die with the process that started them,
+fork), each limited to ``threads`` torch threads (default 1) so that ``workers``
+runs share the cores without oversubscription.  They die with the process that started them,
 even when it is SIGKILLed (:func:`die_with_parent`), so a killed sweep leaves
 nothing running that could still write into it.
 """
@@ -122,6 +122,7 @@ def run_grid(
     workers: int | None = None,
     progress: bool = True,
     train_fn: Callable | None = None,
+    threads: int = 1,
 ) -> SweepResult:
     """Train every run of ``specs`` under ``root`` that has not finished yet.
 
@@ -133,6 +134,8 @@ def run_grid(
             terminal, one line per finished run otherwise; :class:`eigenrnn.progress.Progress`).
         train_fn: a picklable replacement for :func:`eigenrnn.train.train`
             with the same signature (default: that function).
+        threads: torch threads of each worker (default 1). Runs are
+            bit-identical only at an equal count (see docs/TRAINING.md).
 
     Returns:
         :class:`SweepResult` with one status per run path: ``"skipped"``
@@ -168,7 +171,8 @@ def run_grid(
     queue = deque(pending)
     size = min(workers, len(pending))
     context = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(size, mp_context=context, initializer=_init_worker, initargs=(os.getpid(),)) as pool:
+    with cf.ProcessPoolExecutor(size, mp_context=context, initializer=_init_worker,
+                                initargs=(os.getpid(), threads)) as pool:
         running: dict[cf.Future, RunSpec] = {}
         try:
             while queue or running:
@@ -224,10 +228,10 @@ def _prepare(run_dir: Path, *, resume: bool) -> None:
         shutil.rmtree(run_dir)
 
 
-def _init_worker(parent: int | None = None) -> None:
-    import torch
+def _init_worker(parent: int | None = None, threads: int = 1) -> None:
+    from eigenrnn.threads import set_threads
 
-    torch.set_num_threads(1)
+    set_threads(threads)
     if parent is not None:
         die_with_parent(parent)
 
@@ -291,6 +295,7 @@ def write_bench_json(
     specs: Sequence[RunSpec],
     budgets: dict,
     workers: int,
+    threads: int | None = None,
     excluded: dict[str, str] | None = None,
     counts: dict[str, int] | None = None,
     started: str | None = None,
@@ -332,7 +337,7 @@ def write_bench_json(
     if started is None:
         started = _now()
         record["sessions"].append({
-            "suite": suite, "started": started, "finished": None, "workers": workers,
+            "suite": suite, "started": started, "finished": None, "workers": workers, "threads": threads,
             "runs": len(specs) - len(excluded), "counts": None, **git_commit(), "hardware": hardware(),
             **({"backend": backend} if backend is not None else {}),
         })
@@ -356,7 +361,10 @@ def hardware() -> dict:
     except OSError:
         pass
     cuda = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "cuda": cuda,
+    # The instruction set torch's kernels dispatch to (e.g. AVX2 on AMD EPYC, AVX512 on a
+    # recent Xeon): it changes float results in the last bits, so records say which it was.
+    return {"cpu": cpu, "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cores": os.cpu_count(),
+            "torch": torch.__version__, "cuda": cuda,
             "python": platform.python_version(), "platform": platform.platform()}
 
 

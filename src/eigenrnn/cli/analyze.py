@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import nn
-
+from eigenrnn.cli._threads import add_threads_option, apply_threads
 from eigenrnn.errors import CheckpointError, EigenRNNError, bad_value
+
+if TYPE_CHECKING:  # torch is imported in the functions, so that registering the parser stays fast
+    import torch
+    from torch import nn
 
 _DEFAULT_STEPS = 100
 
@@ -46,6 +48,7 @@ def register(sub) -> None:
                         "mean Jacobian's spectra after it, with effective_*.png figures (default: off; given bare: "
                         "jacobian_radius=1.0)")
     parser.add_argument("--spectra", metavar="FILE", help="spectra.npz recorded in training (default: the one beside a checkpoint)")
+    add_threads_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -86,6 +89,8 @@ def _load_project_checkpoint(path: Path) -> Any:
 
 
 def _task_inputs(name: str, args: argparse.Namespace, ckpt: Any) -> torch.Tensor:
+    import torch
+
     try:
         from eigenrnn.tasks import get_task
     except ImportError as exc:
@@ -104,6 +109,9 @@ def _module_path(model: nn.Module, target: nn.Module) -> str:
 
 def _inputs(model: nn.Module, args: argparse.Namespace, ckpt: Any) -> tuple[dict[str, tuple[torch.Tensor, str]], list[str]]:
     """Inputs for every recurrent module, and notes for the report on where they came from."""
+    import torch
+    from torch import nn
+
     from eigenrnn.analysis.report import recurrent_modules
 
     modules = recurrent_modules(model)
@@ -205,6 +213,7 @@ def run(args: argparse.Namespace) -> int:
     from eigenrnn.io import atomic_directory
 
     _check_args(args)
+    apply_threads(args)
     path = Path(args.checkpoint)
     out = _check_out(args)
     if not path.is_file():

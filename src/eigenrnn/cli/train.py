@@ -12,6 +12,7 @@ import argparse
 import json
 from typing import Any
 
+from eigenrnn.cli._threads import add_threads_option, apply_threads
 from eigenrnn.errors import bad_value
 
 # CLI flag -> TrainConfig field, for the plain scalar flags.
@@ -27,10 +28,32 @@ _FIELDS = {
 }
 
 
-def register(sub) -> None:
+def _schemes() -> tuple[str, ...]:
     from eigenrnn.init import schemes
-    from eigenrnn.models import CELLS, NONLINEARITIES
+
+    return schemes()
+
+
+def _cells() -> tuple[str, ...]:
+    from eigenrnn.models import CELLS
+
+    return CELLS
+
+
+def _nonlinearities() -> tuple[str, ...]:
+    from eigenrnn.models import NONLINEARITIES
+
+    return NONLINEARITIES
+
+
+def _task_names() -> tuple[str, ...]:
     from eigenrnn.tasks import task_names
+
+    return task_names()
+
+
+def register(sub) -> None:
+    from eigenrnn.cli._lazy import LazyChoices
     from eigenrnn.train.config import DEVICES, LR_SCHEDULES, OPTIMIZERS
 
     p = sub.add_parser(
@@ -39,16 +62,17 @@ def register(sub) -> None:
         description="Train an RNN/LSTM/GRU on one task. Flags override the values of --config.",
     )
     p.add_argument("--config", metavar="FILE.json", help="a JSON TrainConfig; flags given here override it (default: none, flags only)")
-    p.add_argument("--task", choices=task_names(), help="the task (no default: required unless --config names it)")
-    p.add_argument("--cell", choices=CELLS, help="recurrent cell (default gru)")
-    p.add_argument("--init", choices=schemes(), help="initialization scheme (default xavier)")
+    p.add_argument("--task", choices=LazyChoices(_task_names), metavar="TASK",
+                   help="the task: %(choices)s (no default: required unless --config names it)")
+    p.add_argument("--cell", choices=LazyChoices(_cells), metavar="CELL", help="recurrent cell: %(choices)s (default gru)")
+    p.add_argument("--init", choices=LazyChoices(_schemes), metavar="SCHEME", help="initialization scheme: %(choices)s (default xavier)")
     p.add_argument("--init-kwargs", metavar="JSON", help='keyword arguments of init_rnn, e.g. \'{"forget_bias": 1.0}\' (default {})')
     p.add_argument("--calibrate", nargs="?", const="jacobian_radius=1.0", metavar="QUANTITY=TARGET",
                    help="before the first step, rescale the recurrent eigenvalue moduli on training inputs until QUANTITY "
                    "(jacobian_radius or gradient_decay) equals TARGET (default: off; given bare: jacobian_radius=1.0)")
     p.add_argument("--hidden", type=int, help="hidden size (default 128)")
     p.add_argument("--layers", type=int, help="stacked recurrent layers (default 1)")
-    p.add_argument("--nonlinearity", choices=NONLINEARITIES, help="rnn cell only (default tanh)")
+    p.add_argument("--nonlinearity", choices=LazyChoices(_nonlinearities), metavar="NAME", help="rnn cell only: %(choices)s (default tanh)")
     p.add_argument("--embedding-dim", type=int, help="token embedding size (default: hidden)")
     p.add_argument("--epochs", type=int, help="epochs (default 10)")
     p.add_argument("--seed", type=int, help="seed of weights, data order and the global RNGs (default 0)")
@@ -83,6 +107,7 @@ def register(sub) -> None:
     p.add_argument("--tensorboard", metavar="DIR", default=None,
                    help="also log losses, metrics, lr, gradient norm (and with --track-spectrum the eigenvalue "
                    "moduli) to TensorBoard in DIR; needs the tensorboard extra (default: no TensorBoard log)")
+    add_threads_option(p)
     p.set_defaults(func=run)
 
 
@@ -132,6 +157,7 @@ def config_from_args(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from eigenrnn.train import train
 
+    apply_threads(args)
     config = config_from_args(args)
     callbacks = []
     if args.tensorboard is not None:

@@ -17,6 +17,7 @@ import warnings
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
+from eigenrnn.cli._threads import add_threads_option, apply_threads
 from eigenrnn.errors import EigenRNNError, bad_value
 
 
@@ -42,6 +43,7 @@ def register(sub) -> None:
                    help="beam width >= 1, 1 is greedy (default: the run's beam size)")
     p.add_argument("--batch-size", type=int, default=64, help="sentences decoded together (greedy; outputs do not depend on it)")
     p.add_argument("--max-len", type=int, default=None, help="at most this many output tokens (default: 2 x source length + 10)")
+    add_threads_option(p)
     p.set_defaults(func=run)
 
 
@@ -87,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(bad_value("sentences", args.sentences, "none with --input (give sentences or --input, not both)"))
     if args.input is None and not args.sentences:
         raise ValueError(bad_value("sentences", [], "at least one sentence, or --input FILE|-"))
+    apply_threads(args)
     path = Path(args.checkpoint)
     ckpt = load_checkpoint(path / "best.pt" if path.is_dir() else path)
     load_translator(ckpt)  # a run of another task is refused before any input is read

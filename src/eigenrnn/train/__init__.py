@@ -5,9 +5,26 @@ See :mod:`eigenrnn.train.trainer` for the layout of a run directory.
 
 from __future__ import annotations
 
-from eigenrnn.train.callbacks import Callback
-from eigenrnn.train.checkpoint import LoadedCheckpoint, load_checkpoint
-from eigenrnn.train.config import TrainConfig
-from eigenrnn.train.trainer import Trainer, TrainResult, train
+# Loaded on first access (PEP 562): importing eigenrnn.train.config, whose
+# names the CLI parser needs, must not import torch through the trainer.
+_LAZY = {
+    "Callback": "eigenrnn.train.callbacks",
+    "LoadedCheckpoint": "eigenrnn.train.checkpoint",
+    "load_checkpoint": "eigenrnn.train.checkpoint",
+    "TrainConfig": "eigenrnn.train.config",
+    "Trainer": "eigenrnn.train.trainer",
+    "TrainResult": "eigenrnn.train.trainer",
+    "train": "eigenrnn.train.trainer",
+}
 
 __all__ = ["Callback", "LoadedCheckpoint", "TrainConfig", "TrainResult", "Trainer", "load_checkpoint", "train"]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'eigenrnn.train' has no attribute {name!r}")
