@@ -10,6 +10,8 @@ Neural Networks* (Dou & Principe, 2023).
 
 from __future__ import annotations
 
+from eigenrnn import _lazy
+
 __version__ = "0.1.0"
 
 # The public names load their module (and torch, about a second) on first
@@ -34,14 +36,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'eigenrnn' has no attribute {name!r}")
+__getattr__ = _lazy.lazy_getattr(__name__, _LAZY, globals())
 
 
 def __dir__() -> list[str]:

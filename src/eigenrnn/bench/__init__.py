@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from eigenrnn import _lazy
+
 # Loaded on first access (PEP 562): the CLI parser needs eigenrnn.bench.profiles
 # (plain Python) without importing torch through the runner.
 _LAZY = {
@@ -23,11 +25,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'eigenrnn.bench' has no attribute {name!r}")
+__getattr__ = _lazy.lazy_getattr(__name__, _LAZY, globals())

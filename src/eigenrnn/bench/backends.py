@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from eigenrnn.bench.profiles import RunSpec
-from eigenrnn.bench.runner import SweepResult, _prepare, _run_one, plan, run_grid, validate
+from eigenrnn.bench.runner import SweepResult, _record, _run_one, _start, run_grid
 from eigenrnn.errors import EigenRNNError, bad_value
 from eigenrnn.io import atomic_path, atomic_write_text
 
@@ -207,16 +207,7 @@ class RayBackend:
         ray = self._ray
         root = Path(root)
         tb_root = None if tensorboard is None else Path(tensorboard)
-        states = plan(specs, root)
-        validate(specs, root)
-        result = SweepResult()
-        pending = []
-        for spec in specs:
-            if states[spec.path] == "done":
-                result.status[spec.path] = "skipped"
-            else:
-                pending.append(spec)
-                _prepare(root / spec.path, resume=states[spec.path] == "resume")
+        states, result, pending = _start(specs, root)
         cluster = self.describe()
         bar = Progress(len(specs), initial=len(specs) - len(pending),
                        desc=f"bench[ray {len(cluster['nodes'])} node(s), {cluster['resources'].get('CPU', 0):g} CPU]",
@@ -252,12 +243,7 @@ class RayBackend:
                     else:
                         _write_run(root / spec.path, tb_root / spec.path if tb_root is not None else None,
                                    files, stale=shipped - set(files))
-                    result.status[spec.path] = status
-                    if status == "failed":
-                        result.errors[spec.path] = message
-                        bar.write(f"failed: {spec.path}: {message}")
-                    bar.update(1)
-                    bar.set_postfix(result.counts)
+                    _record(result, bar, spec, status, message)
         except BaseException:
             for ref in running:
                 ray.cancel(ref, force=True)

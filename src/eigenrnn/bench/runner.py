@@ -147,16 +147,7 @@ def run_grid(
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(bad_value("workers", workers, "a positive integer"))
     root = Path(root)
-    states = plan(specs, root)
-    validate(specs, root)
-    result = SweepResult()
-    pending = []
-    for spec in specs:
-        if states[spec.path] == "done":
-            result.status[spec.path] = "skipped"
-        else:
-            pending.append(spec)
-            _prepare(root / spec.path, resume=states[spec.path] == "resume")
+    states, result, pending = _start(specs, root)
 
     # A bar on a terminal, a plain line per finished run in a log file.
     bar = Progress(len(specs), initial=len(specs) - len(pending), desc=f"bench[local {workers} workers]", unit="run",
@@ -193,12 +184,7 @@ def run_grid(
                     except Exception as exc:  # the worker process itself died
                         status, message = "failed", f"{type(exc).__name__}: {exc}"
                         atomic_write_text(root / spec.path / "error.txt", message + "\n")
-                    result.status[spec.path] = status
-                    if status == "failed":
-                        result.errors[spec.path] = message
-                        bar.write(f"failed: {spec.path}: {message}")
-                    bar.update(1)
-                    bar.set_postfix(result.counts)
+                    _record(result, bar, spec, status, message)
         finally:
             bar.close()
     return result
@@ -226,6 +212,39 @@ def _prepare(run_dir: Path, *, resume: bool) -> None:
     elif run_dir.exists():
         # Killed before its first checkpoint, or failed: nothing to resume.
         shutil.rmtree(run_dir)
+
+
+def _start(specs: Sequence[RunSpec], root: Path) -> tuple[dict[str, str], SweepResult, list[RunSpec]]:
+    """Plan and validate a sweep, mark finished runs skipped and clear what the others left.
+
+    Shared by both backends.  Returns ``(states, result, pending)``: the
+    :func:`plan` state of every run, a result holding the skipped ones, and the
+    runs still to train, in grid order.
+    """
+    states = plan(specs, root)
+    validate(specs, root)
+    result = SweepResult()
+    pending = []
+    for spec in specs:
+        if states[spec.path] == "done":
+            result.status[spec.path] = "skipped"
+        else:
+            pending.append(spec)
+            _prepare(root / spec.path, resume=states[spec.path] == "resume")
+    return states, result, pending
+
+
+def _record(result: SweepResult, bar, spec: RunSpec, status: str, message: str | None) -> None:
+    """Count one run that came back (shared by both backends): in ``result``, on ``bar``, a line if it failed.
+
+    ``bar`` is the sweep's :class:`eigenrnn.progress.Progress`.
+    """
+    result.status[spec.path] = status
+    if status == "failed":
+        result.errors[spec.path] = message
+        bar.write(f"failed: {spec.path}: {message}")
+    bar.update(1)
+    bar.set_postfix(result.counts)
 
 
 def _init_worker(parent: int | None = None, threads: int = 1) -> None:

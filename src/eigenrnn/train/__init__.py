@@ -5,6 +5,8 @@ See :mod:`eigenrnn.train.trainer` for the layout of a run directory.
 
 from __future__ import annotations
 
+from eigenrnn import _lazy
+
 # Loaded on first access (PEP 562): importing eigenrnn.train.config, whose
 # names the CLI parser needs, must not import torch through the trainer.
 _LAZY = {
@@ -20,11 +22,4 @@ _LAZY = {
 __all__ = ["Callback", "LoadedCheckpoint", "TrainConfig", "TrainResult", "Trainer", "load_checkpoint", "train"]
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'eigenrnn.train' has no attribute {name!r}")
+__getattr__ = _lazy.lazy_getattr(__name__, _LAZY, globals())
