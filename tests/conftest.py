@@ -20,3 +20,29 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"no shared dev data at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture
+def tamper_loss(monkeypatch):
+    """``tamper_loss(first, edit)``: from the ``first``-th batch on, training sees ``edit(loss, stats.clone())``.
+
+    Patches :meth:`eigenrnn.train.objective.Objective.loss_and_stats` (counting
+    calls from 1), so a test can make one epoch's loss diverge on purpose.
+    """
+    from eigenrnn.train.objective import Objective
+
+    original = Objective.loss_and_stats
+
+    def tamper(first: int, edit) -> None:
+        calls = {"n": 0}
+
+        def tampered(self, model, batch):
+            calls["n"] += 1
+            loss, stats = original(self, model, batch)
+            if calls["n"] >= first:
+                loss, stats = edit(loss, stats.clone())
+            return loss, stats
+
+        monkeypatch.setattr(Objective, "loss_and_stats", tampered)
+
+    return tamper

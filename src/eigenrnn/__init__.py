@@ -10,10 +10,20 @@ Neural Networks* (Dou & Principe, 2023).
 
 from __future__ import annotations
 
+from eigenrnn import _lazy
+
 __version__ = "0.1.0"
 
-from eigenrnn.init import init_rnn, recurrent_blocks, schemes
-from eigenrnn.spectrum import Spectrum, sample_eigenvalues, spectral_matrix
+# The public names load their module (and torch, about a second) on first
+# access (PEP 562), so that `eigenrnn --help` and torch-free tools start fast.
+_LAZY = {
+    "init_rnn": "eigenrnn.init",
+    "recurrent_blocks": "eigenrnn.init",
+    "schemes": "eigenrnn.init",
+    "Spectrum": "eigenrnn.spectrum",
+    "sample_eigenvalues": "eigenrnn.spectrum",
+    "spectral_matrix": "eigenrnn.spectrum",
+}
 
 __all__ = [
     "__version__",
@@ -24,3 +34,10 @@ __all__ = [
     "schemes",
     "spectral_matrix",
 ]
+
+
+__getattr__ = _lazy.lazy_getattr(__name__, _LAZY, globals())
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

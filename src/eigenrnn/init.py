@@ -175,7 +175,8 @@ def chain_(tensor: torch.Tensor, alpha: float = 1.02) -> torch.Tensor:
     Orhan & Pitkow (2019), "Improved memory in recurrent neural networks with
     sequential non-normal dynamics": ``W[i, i+1] = alpha`` on the first
     superdiagonal and zero elsewhere, a feed-forward chain whose eigenvalues
-    are all zero but which propagates signals for ``n`` steps.
+    are all zero but which propagates signals for ``n`` steps.  Deterministic,
+    so, like :func:`torch.nn.init.eye_`, it takes no generator.
 
     Args:
         tensor: an ``(n, n)`` floating tensor, filled in place.

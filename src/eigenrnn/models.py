@@ -370,26 +370,34 @@ class Seq2Seq(nn.Module):
         natural = int(src_lengths.max()) * 2 + 10
         return natural if max_len is None else min(natural, check_int("max_len", max_len))
 
+    def _row_limits(self, src_lengths: Tensor, max_len: int | None) -> Tensor:
+        """Per-sentence output budgets ``2 * src_len + 10`` (capped at ``max_len``), ``(B,)`` long."""
+        natural = src_lengths.long() * 2 + 10
+        return natural if max_len is None else natural.clamp(max=check_int("max_len", max_len))
+
     @torch.no_grad()
     def greedy(self, src: Tensor, src_lengths: Tensor, max_len: int | None = None) -> list[list[int]]:
         """Greedy decoding of a batch; returns the token ids of each output, without BOS/EOS.
 
-        ``max_len`` caps the number of generated tokens (default ``2 * max(src_len) + 10``).
+        ``max_len`` caps the number of generated tokens of each sentence
+        (default ``2 * src_len + 10``, from that sentence's own length, so that
+        an output never depends on which other sentences share the batch).
         """
         memory, keys, mask, state = self.encode(src, src_lengths)
         batch = src.size(1)
+        limits = self._row_limits(src_lengths.to(src.device), max_len)
         prev = torch.full((1, batch), self.bos_id, dtype=torch.long, device=src.device)
         done = torch.zeros(batch, dtype=torch.bool, device=src.device)
         steps = []
-        for _ in range(self._max_steps(src_lengths, max_len)):
+        for t in range(int(limits.max()) if batch else 0):
             logits, state = self.decoder(prev, state, memory, keys, mask)
             prev = logits.argmax(-1)
             steps.append(prev[0])
-            done |= prev[0] == self.eos_id
+            done |= (prev[0] == self.eos_id) | (limits <= t + 1)
             if bool(done.all()):
                 break
         ids = torch.stack(steps, 1).tolist() if steps else [[] for _ in range(batch)]
-        return [_until_eos(row, self.eos_id) for row in ids]
+        return [_until_eos(row[:limit], self.eos_id) for row, limit in zip(ids, limits.tolist())]
 
     @torch.no_grad()
     def beam_search(

@@ -61,12 +61,7 @@ class Spectrum:
 
     def __post_init__(self) -> None:
         radius = self.radius
-        if not isinstance(radius, (tuple, list)) or len(radius) != 2:
-            raise ValueError(bad_value("Spectrum.radius", radius, "a pair (r_min, r_max)"))
-        try:
-            r_min, r_max = float(radius[0]), float(radius[1])
-        except (TypeError, ValueError):
-            raise ValueError(bad_value("Spectrum.radius", radius, "two real numbers")) from None
+        r_min, r_max = _real_pair("Spectrum.radius", radius, "(r_min, r_max)")
         if not (math.isfinite(r_min) and math.isfinite(r_max)):
             raise ValueError(bad_value("Spectrum.radius", radius, "finite numbers"))
         if r_min < 0 or r_max < 0:
@@ -106,12 +101,7 @@ class Spectrum:
         >>> s.distribution, [round(t, 6) for t in s.tau]
         ('timescale', [1.0, 100.0])
         """
-        if not isinstance(tau, (tuple, list)) or len(tau) != 2:
-            raise ValueError(bad_value("tau", tau, "a pair (tau_min, tau_max)"))
-        try:
-            t_min, t_max = float(tau[0]), float(tau[1])
-        except (TypeError, ValueError):
-            raise ValueError(bad_value("tau", tau, "two real numbers")) from None
+        t_min, t_max = _real_pair("tau", tau, "(tau_min, tau_max)")
         if not (math.isfinite(t_min) and math.isfinite(t_max) and 0.0 < t_min <= t_max):
             raise ValueError(bad_value("tau", tau, "finite numbers with 0 < tau_min <= tau_max"))
         radius = (math.exp(-1.0 / t_min), math.exp(-1.0 / t_max))
@@ -234,6 +224,16 @@ def spectrum_from_dict(data: dict) -> AnySpectrum:
 def _check_spectrum(spectrum) -> None:
     if not isinstance(spectrum, (Spectrum, SpectrumMixture)):
         raise TypeError(bad_value("spectrum", type(spectrum).__name__, "a Spectrum or SpectrumMixture"))
+
+
+def _real_pair(name: str, value: object, pair: str) -> tuple[float, float]:
+    """``value`` as two floats, or a ValueError naming ``name``; ``pair`` names the two, e.g. ``"(r_min, r_max)"``."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise ValueError(bad_value(name, value, f"a pair {pair}"))
+    try:
+        return float(value[0]), float(value[1])
+    except (TypeError, ValueError):
+        raise ValueError(bad_value(name, value, "two real numbers")) from None
 
 
 def _check_size(n: int) -> int:

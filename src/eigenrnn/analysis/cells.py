@@ -142,6 +142,25 @@ def _affine(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) ->
     return out if bias is None else out + bias
 
 
+def _gru_gates(params: CellParams, x: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The GRU gates ``(r, z, n)`` and ``W_hn h + b_hn`` (the Jacobian needs it); each ``(..., H)``."""
+    gi_r, gi_z, gi_n = _affine(x, params.weight_ih, params.bias_ih).chunk(3, dim=-1)
+    gh_r, gh_z, gh_n = _affine(state, params.weight_hh, params.bias_hh).chunk(3, dim=-1)
+    r = torch.sigmoid(gi_r + gh_r)
+    z = torch.sigmoid(gi_z + gh_z)
+    n = torch.tanh(gi_n + r * gh_n)
+    return r, z, n, gh_n
+
+
+def _lstm_gates(params: CellParams, x: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The cell half ``c`` of ``state = (h, c)`` and the LSTM gates ``(i, f, g, o)``; each ``(..., H)``."""
+    p = params.output_size
+    h, c = state[..., :p], state[..., p:]
+    pre = _affine(x, params.weight_ih, params.bias_ih) + _affine(h, params.weight_hh, params.bias_hh)
+    i, f, g, o = pre.chunk(4, dim=-1)
+    return c, torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+
+
 def cell_step(params: CellParams, x: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
     """One step ``s' = F(s, x)`` of the cell; pure, so ``torch.func`` can transform it.
 
@@ -152,17 +171,9 @@ def cell_step(params: CellParams, x: torch.Tensor, state: torch.Tensor) -> torch
         pre = _affine(x, params.weight_ih, params.bias_ih) + _affine(state, params.weight_hh, params.bias_hh)
         return torch.tanh(pre) if kind == "tanh" else torch.relu(pre)
     if kind == "gru":
-        gi_r, gi_z, gi_n = _affine(x, params.weight_ih, params.bias_ih).chunk(3, dim=-1)
-        gh_r, gh_z, gh_n = _affine(state, params.weight_hh, params.bias_hh).chunk(3, dim=-1)
-        r = torch.sigmoid(gi_r + gh_r)
-        z = torch.sigmoid(gi_z + gh_z)
-        n = torch.tanh(gi_n + r * gh_n)
+        r, z, n, _ = _gru_gates(params, x, state)
         return (1 - z) * n + z * state
-    p = params.output_size
-    h, c = state[..., :p], state[..., p:]
-    pre = _affine(x, params.weight_ih, params.bias_ih) + _affine(h, params.weight_hh, params.bias_hh)
-    i, f, g, o = pre.chunk(4, dim=-1)
-    i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+    c, i, f, g, o = _lstm_gates(params, x, state)
     c_new = f * c + i * g
     h_new = o * torch.tanh(c_new)
     if params.weight_hr is not None:
@@ -194,11 +205,7 @@ def cell_jacobian(params: CellParams, x: torch.Tensor, state: torch.Tensor) -> t
         return _rows(slope, w_hh)
     if kind == "gru":
         w_r, w_z, w_n = w_hh.chunk(3, dim=0)
-        gi_r, gi_z, gi_n = _affine(x, params.weight_ih, params.bias_ih).chunk(3, dim=-1)
-        gh_r, gh_z, gh_n = _affine(state, w_hh, params.bias_hh).chunk(3, dim=-1)
-        r = torch.sigmoid(gi_r + gh_r)
-        z = torch.sigmoid(gi_z + gh_z)
-        n = torch.tanh(gi_n + r * gh_n)
+        r, z, n, gh_n = _gru_gates(params, x, state)
         through_n = (1 - z) * (1 - n.square())
         # In-place accumulation: one (…, H, H) buffer instead of five temporaries.
         jac = _rows((state - n) * z * (1 - z), w_z)
@@ -206,12 +213,8 @@ def cell_jacobian(params: CellParams, x: torch.Tensor, state: torch.Tensor) -> t
         jac.addcmul_((through_n * gh_n * r * (1 - r)).unsqueeze(-1), w_r)
         jac.diagonal(dim1=-2, dim2=-1).add_(z)
         return jac
-    p = params.output_size
-    h, c = state[..., :p], state[..., p:]
     w_i, w_f, w_g, w_o = w_hh.chunk(4, dim=0)
-    pre = _affine(x, params.weight_ih, params.bias_ih) + _affine(h, w_hh, params.bias_hh)
-    i, f, g, o = pre.chunk(4, dim=-1)
-    i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+    c, i, f, g, o = _lstm_gates(params, x, state)
     c_new = f * c + i * g
     tc = torch.tanh(c_new)
     dc_dh = _rows(c * f * (1 - f), w_f) + _rows(g * i * (1 - i), w_i) + _rows(i * (1 - g.square()), w_g)  # (..., H, P)
@@ -236,30 +239,20 @@ _MEAN_BLOCK_ELEMENTS = 1 << 17
 def _coefficients(params: CellParams, x: torch.Tensor, state: torch.Tensor) -> list[torch.Tensor]:
     """The per-row coefficient vectors of :func:`mean_cell_jacobian`'s terms, ``(rows, ·)`` each.
 
-    Written with as few full-size passes as possible (joint sigmoids, in-place
-    updates): after the ``state @ W_hh`` product, memory traffic is the cost.
+    In-place updates where a temporary is not reused: after the ``state @ W_hh``
+    product, memory traffic is the cost.
     """
     kind = params.kind
     if kind in ("tanh", "relu"):
         pre = _affine(x, params.weight_ih, params.bias_ih) + _affine(state, params.weight_hh, params.bias_hh)
         return [torch.tanh(pre).square_().neg_().add_(1) if kind == "tanh" else (pre > 0).to(pre.dtype)]
     if kind == "gru":
-        hidden = params.hidden_size
-        gi = _affine(x, params.weight_ih, params.bias_ih)
-        gh = _affine(state, params.weight_hh, params.bias_hh)
-        rz = gi[:, : 2 * hidden].add_(gh[:, : 2 * hidden]).sigmoid_()
-        r, z = rz[:, :hidden], rz[:, hidden:]
-        gh_n = gh[:, 2 * hidden :]
-        n = gi[:, 2 * hidden :].addcmul_(r, gh_n).tanh_()
+        r, z, n, gh_n = _gru_gates(params, x, state)
         keep = 1 - z
         through_n = n.square().neg_().add_(1).mul_(keep)
         via_r = through_n * r
         return [n.neg_().add_(state).mul_(z).mul_(keep), via_r, (1 - r).mul_(gh_n).mul_(via_r), z]
-    p = params.output_size
-    h, c = state[..., :p], state[..., p:]
-    pre = _affine(x, params.weight_ih, params.bias_ih) + _affine(h, params.weight_hh, params.bias_hh)
-    i, f, g, o = pre.chunk(4, dim=-1)
-    i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+    c, i, f, g, o = _lstm_gates(params, x, state)
     tc = torch.tanh(f * c + i * g)
     a_f, a_i, a_g = c * f * (1 - f), g * i * (1 - i), i * (1 - g.square())
     through_c = o * (1 - tc.square())

@@ -7,12 +7,22 @@
 
 from __future__ import annotations
 
-from eigenrnn.bench.profiles import BUDGETS, Budget, RunSpec, budget, grid
-from eigenrnn.bench.report import aggregate, write_report
-from eigenrnn.bench.runner import SweepResult, run_grid
-from eigenrnn.bench.stats import PairedComparison, RunRecord, Summary, load_runs, paired_compare, summarize
+from eigenrnn import _lazy
+
+# Loaded on first access (PEP 562): the CLI parser needs eigenrnn.bench.profiles
+# (plain Python) without importing torch through the runner.
+_LAZY = {
+    **dict.fromkeys(("BUDGETS", "Budget", "RunSpec", "budget", "grid"), "eigenrnn.bench.profiles"),
+    **dict.fromkeys(("aggregate", "write_report"), "eigenrnn.bench.report"),
+    **dict.fromkeys(("SweepResult", "run_grid"), "eigenrnn.bench.runner"),
+    **dict.fromkeys(("PairedComparison", "RunRecord", "Summary", "load_runs", "paired_compare", "summarize"),
+                    "eigenrnn.bench.stats"),
+}
 
 __all__ = [
     "BUDGETS", "Budget", "PairedComparison", "RunRecord", "RunSpec", "Summary", "SweepResult",
     "aggregate", "budget", "grid", "load_runs", "paired_compare", "run_grid", "summarize", "write_report",
 ]
+
+
+__getattr__ = _lazy.lazy_getattr(__name__, _LAZY, globals())

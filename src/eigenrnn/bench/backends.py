@@ -5,7 +5,7 @@ same :class:`~eigenrnn.bench.runner.SweepResult`; only where the training
 happens differs.
 
 * :class:`LocalBackend` is :func:`eigenrnn.bench.runner.run_grid`: spawned
-  worker processes on this machine, one torch thread each, writing straight
+  worker processes on this machine, ``threads`` torch threads each (default 1), writing straight
   into the sweep directory.
 * :class:`RayBackend` submits every run as a Ray task (Moritz et al., 2018,
   "Ray: A Distributed Framework for Emerging AI Applications") with
@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from eigenrnn.bench.profiles import RunSpec
-from eigenrnn.bench.runner import SweepResult, _prepare, _run_one, plan, run_grid, validate
+from eigenrnn.bench.runner import SweepResult, _record, _run_one, _start, run_grid
 from eigenrnn.errors import EigenRNNError, bad_value
 from eigenrnn.io import atomic_path, atomic_write_text
 
@@ -53,15 +53,19 @@ class LocalBackend:
     """Today's process pool on this machine (:func:`eigenrnn.bench.runner.run_grid`).
 
     Args:
-        workers: worker processes, one torch thread each (default ``os.cpu_count()``).
+        workers: worker processes (default ``os.cpu_count()``).
+        threads: torch threads of each worker (default 1, see :mod:`eigenrnn.threads`).
     """
 
     name = "local"
 
-    def __init__(self, workers: int | None = None) -> None:
+    def __init__(self, workers: int | None = None, threads: int = 1) -> None:
         if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
             raise ValueError(bad_value("workers", workers, "a positive integer"))
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ValueError(bad_value("threads", threads, "a positive integer"))
         self.workers = (os.cpu_count() or 1) if workers is None else workers
+        self.threads = threads
 
     def __enter__(self) -> "LocalBackend":
         return self
@@ -74,7 +78,7 @@ class LocalBackend:
 
     def describe(self) -> dict[str, Any]:
         """``{"name", "workers", "nodes", "resources"}`` as recorded in bench.json."""
-        return {"name": self.name, "workers": self.workers,
+        return {"name": self.name, "workers": self.workers, "threads": self.threads,
                 "nodes": [{"host": os.uname().nodename, "resources": {"CPU": float(os.cpu_count() or 1)}}],
                 "resources": {"CPU": float(os.cpu_count() or 1)}}
 
@@ -89,7 +93,7 @@ class LocalBackend:
             from eigenrnn.train.tensorboard import TrainWithTensorBoard
 
             train_fn = TrainWithTensorBoard(str(tensorboard), str(root), train_fn)
-        return run_grid(specs, root, workers=self.workers, progress=progress, train_fn=train_fn)
+        return run_grid(specs, root, workers=self.workers, progress=progress, train_fn=train_fn, threads=self.threads)
 
 
 class RayBackend:
@@ -197,26 +201,17 @@ class RayBackend:
         cluster's capacity is in flight, so Ctrl-C cancels few tasks; a run in
         flight then restarts on the next rerun (its checkpoints stay on the worker).
         """
-        from tqdm.auto import tqdm
+        from eigenrnn.progress import Progress
 
         self.start()
         ray = self._ray
         root = Path(root)
         tb_root = None if tensorboard is None else Path(tensorboard)
-        states = plan(specs, root)
-        validate(specs, root)
-        result = SweepResult()
-        pending = []
-        for spec in specs:
-            if states[spec.path] == "done":
-                result.status[spec.path] = "skipped"
-            else:
-                pending.append(spec)
-                _prepare(root / spec.path, resume=states[spec.path] == "resume")
+        states, result, pending = _start(specs, root)
         cluster = self.describe()
-        bar = tqdm(total=len(specs), initial=len(specs) - len(pending),
-                   desc=f"bench[ray {len(cluster['nodes'])} node(s), {cluster['resources'].get('CPU', 0):g} CPU]",
-                   unit="run", disable=not progress, dynamic_ncols=True)
+        bar = Progress(len(specs), initial=len(specs) - len(pending),
+                       desc=f"bench[ray {len(cluster['nodes'])} node(s), {cluster['resources'].get('CPU', 0):g} CPU]",
+                       unit="run", enabled=progress)
         bar.set_postfix(result.counts)
         if not pending:
             bar.close()
@@ -248,12 +243,7 @@ class RayBackend:
                     else:
                         _write_run(root / spec.path, tb_root / spec.path if tb_root is not None else None,
                                    files, stale=shipped - set(files))
-                    result.status[spec.path] = status
-                    if status == "failed":
-                        result.errors[spec.path] = message
-                        bar.write(f"failed: {spec.path}: {message}")
-                    bar.update(1)
-                    bar.set_postfix(result.counts)
+                    _record(result, bar, spec, status, message)
         except BaseException:
             for ref in running:
                 ray.cancel(ref, force=True)
@@ -336,7 +326,9 @@ def from_args(args: argparse.Namespace) -> LocalBackend | RayBackend:
                             ("--gpus-per-run", args.gpus_per_run)):
             if value is not None:
                 raise ValueError(bad_value(flag, value, "nothing with --backend local (it applies to --backend ray)"))
-        return LocalBackend(args.workers)
+        return LocalBackend(args.workers, threads=getattr(args, "threads", 1))
+    if getattr(args, "threads", 1) != 1:
+        raise ValueError(bad_value("--threads", args.threads, "1 with --backend ray (a run's torch threads are its --cpus-per-run)"))
     if args.cpus_per_run is not None and args.cpus_per_run < 1:
         raise ValueError(bad_value("--cpus-per-run", args.cpus_per_run, "a positive integer"))
     if args.gpus_per_run is not None and not (math.isfinite(args.gpus_per_run) and args.gpus_per_run >= 0):

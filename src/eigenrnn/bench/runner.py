@@ -12,8 +12,8 @@ written to ``error.txt`` in the run directory, counted as *failed*, and the
 sweep goes on.  A failed run is retried on the next rerun.
 
 Workers are spawned processes (never forked: torch and CUDA do not survive a
-fork), each limited to one torch thread so that ``workers`` runs share the
-cores without oversubscription.  They die with the process that started them,
+fork), each limited to ``threads`` torch threads (default 1) so that ``workers``
+runs share the cores without oversubscription.  They die with the process that started them,
 even when it is SIGKILLed (:func:`die_with_parent`), so a killed sweep leaves
 nothing running that could still write into it.
 """
@@ -122,6 +122,7 @@ def run_grid(
     workers: int | None = None,
     progress: bool = True,
     train_fn: Callable | None = None,
+    threads: int = 1,
 ) -> SweepResult:
     """Train every run of ``specs`` under ``root`` that has not finished yet.
 
@@ -129,33 +130,28 @@ def run_grid(
         specs: the grid, e.g. from :func:`eigenrnn.bench.profiles.grid`.
         root: the sweep directory.
         workers: number of worker processes (default ``os.cpu_count()``).
-        progress: show a tqdm bar over the whole grid.
+        progress: show progress over the whole grid on stderr (a tqdm bar on a
+            terminal, one line per finished run otherwise; :class:`eigenrnn.progress.Progress`).
         train_fn: a picklable replacement for :func:`eigenrnn.train.train`
             with the same signature (default: that function).
+        threads: torch threads of each worker (default 1). Runs are
+            bit-identical only at an equal count (see docs/TRAINING.md).
 
     Returns:
         :class:`SweepResult` with one status per run path: ``"skipped"``
         (finished before this call), ``"finished"``, ``"diverged"`` or ``"failed"``.
     """
-    from tqdm.auto import tqdm
+    from eigenrnn.progress import Progress
 
     workers = (os.cpu_count() or 1) if workers is None else workers
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(bad_value("workers", workers, "a positive integer"))
     root = Path(root)
-    states = plan(specs, root)
-    validate(specs, root)
-    result = SweepResult()
-    pending = []
-    for spec in specs:
-        if states[spec.path] == "done":
-            result.status[spec.path] = "skipped"
-        else:
-            pending.append(spec)
-            _prepare(root / spec.path, resume=states[spec.path] == "resume")
+    states, result, pending = _start(specs, root)
 
-    bar = tqdm(total=len(specs), initial=len(specs) - len(pending), desc=f"bench[local {workers} workers]",
-               unit="run", disable=not progress, dynamic_ncols=True)
+    # A bar on a terminal, a plain line per finished run in a log file.
+    bar = Progress(len(specs), initial=len(specs) - len(pending), desc=f"bench[local {workers} workers]", unit="run",
+                   enabled=progress)
     bar.set_postfix(result.counts)
     if not pending:
         bar.close()
@@ -166,7 +162,8 @@ def run_grid(
     queue = deque(pending)
     size = min(workers, len(pending))
     context = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(size, mp_context=context, initializer=_init_worker, initargs=(os.getpid(),)) as pool:
+    with cf.ProcessPoolExecutor(size, mp_context=context, initializer=_init_worker,
+                                initargs=(os.getpid(), threads)) as pool:
         running: dict[cf.Future, RunSpec] = {}
         try:
             while queue or running:
@@ -187,12 +184,7 @@ def run_grid(
                     except Exception as exc:  # the worker process itself died
                         status, message = "failed", f"{type(exc).__name__}: {exc}"
                         atomic_write_text(root / spec.path / "error.txt", message + "\n")
-                    result.status[spec.path] = status
-                    if status == "failed":
-                        result.errors[spec.path] = message
-                        bar.write(f"failed: {spec.path}: {message}")
-                    bar.update(1)
-                    bar.set_postfix(result.counts)
+                    _record(result, bar, spec, status, message)
         finally:
             bar.close()
     return result
@@ -222,10 +214,43 @@ def _prepare(run_dir: Path, *, resume: bool) -> None:
         shutil.rmtree(run_dir)
 
 
-def _init_worker(parent: int | None = None) -> None:
-    import torch
+def _start(specs: Sequence[RunSpec], root: Path) -> tuple[dict[str, str], SweepResult, list[RunSpec]]:
+    """Plan and validate a sweep, mark finished runs skipped and clear what the others left.
 
-    torch.set_num_threads(1)
+    Shared by both backends.  Returns ``(states, result, pending)``: the
+    :func:`plan` state of every run, a result holding the skipped ones, and the
+    runs still to train, in grid order.
+    """
+    states = plan(specs, root)
+    validate(specs, root)
+    result = SweepResult()
+    pending = []
+    for spec in specs:
+        if states[spec.path] == "done":
+            result.status[spec.path] = "skipped"
+        else:
+            pending.append(spec)
+            _prepare(root / spec.path, resume=states[spec.path] == "resume")
+    return states, result, pending
+
+
+def _record(result: SweepResult, bar, spec: RunSpec, status: str, message: str | None) -> None:
+    """Count one run that came back (shared by both backends): in ``result``, on ``bar``, a line if it failed.
+
+    ``bar`` is the sweep's :class:`eigenrnn.progress.Progress`.
+    """
+    result.status[spec.path] = status
+    if status == "failed":
+        result.errors[spec.path] = message
+        bar.write(f"failed: {spec.path}: {message}")
+    bar.update(1)
+    bar.set_postfix(result.counts)
+
+
+def _init_worker(parent: int | None = None, threads: int = 1) -> None:
+    from eigenrnn.threads import set_threads
+
+    set_threads(threads)
     if parent is not None:
         die_with_parent(parent)
 
@@ -289,6 +314,7 @@ def write_bench_json(
     specs: Sequence[RunSpec],
     budgets: dict,
     workers: int,
+    threads: int | None = None,
     excluded: dict[str, str] | None = None,
     counts: dict[str, int] | None = None,
     started: str | None = None,
@@ -330,7 +356,7 @@ def write_bench_json(
     if started is None:
         started = _now()
         record["sessions"].append({
-            "suite": suite, "started": started, "finished": None, "workers": workers,
+            "suite": suite, "started": started, "finished": None, "workers": workers, "threads": threads,
             "runs": len(specs) - len(excluded), "counts": None, **git_commit(), "hardware": hardware(),
             **({"backend": backend} if backend is not None else {}),
         })
@@ -354,7 +380,10 @@ def hardware() -> dict:
     except OSError:
         pass
     cuda = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "cuda": cuda,
+    # The instruction set torch's kernels dispatch to (e.g. AVX2 on AMD EPYC, AVX512 on a
+    # recent Xeon): it changes float results in the last bits, so records say which it was.
+    return {"cpu": cpu, "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cores": os.cpu_count(),
+            "torch": torch.__version__, "cuda": cuda,
             "python": platform.python_version(), "platform": platform.platform()}
 
 

@@ -536,7 +536,7 @@ def _hardware() -> str:
 
 
 def run_study(profile: str, out: str | os.PathLike, *, workers: int | None = None, progress: bool = True,
-              backend: Any = None) -> dict[str, Any]:
+              backend: Any = None, threads: int = 1) -> dict[str, Any]:
     """Train the study grid under ``out/runs`` (resumably) and write the summary, figures and page.
 
     ``backend``: where the runs train, a :mod:`eigenrnn.bench.backends` backend
@@ -553,7 +553,7 @@ def run_study(profile: str, out: str | os.PathLike, *, workers: int | None = Non
         sweep_stale_tmp(out, ("summary.json", "summary.md"))
         if backend is None:
             sweep = run_grid(specs, out / "runs", workers=workers, progress=progress,
-                             train_fn=train_with_init_snapshot)
+                             train_fn=train_with_init_snapshot, threads=threads)
         else:
             sweep = backend.run_grid(specs, out / "runs", progress=progress, train_fn=train_with_init_snapshot)
     apply = STUDY_PROFILES[profile].apply_thresholds

@@ -31,6 +31,25 @@ COMMANDS = (
 )
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends ``(default: X)`` to an option's help unless the text already states its default.
+
+    Flags (no value), ``None`` defaults (resolved elsewhere, so the help text
+    says what they mean) and required options get nothing appended.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if ("default" in text.lower() or action.nargs == 0 or action.default in (None, argparse.SUPPRESS)
+                or action.required or not action.option_strings):
+            return text
+        return text + " (default: %(default)s)"
+
+
+class RawDescriptionHelpFormatter(HelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """:class:`HelpFormatter` for a command whose description is laid out by hand."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     from eigenrnn import __version__
 
@@ -44,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMANDS:
         module = importlib.import_module(f"eigenrnn.cli.{name}")
         module.register(sub)
+    for command in sub.choices.values():  # one formatter for every command's --help
+        raw = issubclass(command.formatter_class, argparse.RawDescriptionHelpFormatter)
+        command.formatter_class = RawDescriptionHelpFormatter if raw else HelpFormatter
     return parser
 
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import nn
-
+from eigenrnn.cli._threads import add_threads_option, apply_threads
 from eigenrnn.errors import CheckpointError, EigenRNNError, bad_value
+
+if TYPE_CHECKING:  # torch is imported in the functions, so that registering the parser stays fast
+    import torch
+    from torch import nn
 
 _DEFAULT_STEPS = 100
 
@@ -32,11 +34,11 @@ def register(sub) -> None:
     parser.add_argument("checkpoint", metavar="CHECKPOINT", help="eigenrnn checkpoint, or a state_dict file with --cell/--hidden")
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory: new or empty, or an earlier analyze output with --force")
     parser.add_argument("--force", action="store_true", help="replace an earlier `eigenrnn analyze` output at --out (default: refuse it)")
-    parser.add_argument("--task", metavar="NAME", help="drive trajectories with this task's example inputs")
-    parser.add_argument("--cell", metavar="{rnn,lstm,gru}", help="CHECKPOINT is a plain state_dict of this cell type")
-    parser.add_argument("--hidden", type=int, metavar="H", help="hidden size of the plain state_dict (with --cell)")
-    parser.add_argument("--input-size", type=int, metavar="I", help="check the state_dict's input size (with --cell)")
-    parser.add_argument("--layers", type=int, metavar="L", help="check the state_dict's number of layers (with --cell)")
+    parser.add_argument("--task", metavar="NAME", help="drive trajectories with this task's example inputs (default: none, random inputs)")
+    parser.add_argument("--cell", metavar="{rnn,lstm,gru}", help="CHECKPOINT is a plain state_dict of this cell type (default: none, an eigenrnn checkpoint)")
+    parser.add_argument("--hidden", type=int, metavar="H", help="hidden size of the plain state_dict (with --cell; no default, required there)")
+    parser.add_argument("--input-size", type=int, metavar="I", help="check the state_dict's input size (with --cell; default: not checked)")
+    parser.add_argument("--layers", type=int, metavar="L", help="check the state_dict's number of layers (with --cell; default: not checked)")
     parser.add_argument("--nonlinearity", metavar="{tanh,relu}", help="vanilla RNN nonlinearity (with --cell rnn; default tanh)")
     parser.add_argument("--batch", type=int, default=8, metavar="B", help="sequences per trajectory batch (default 8)")
     parser.add_argument("--steps", type=int, metavar="T", help=f"length of random input sequences (default {_DEFAULT_STEPS}; not with --task)")
@@ -46,6 +48,7 @@ def register(sub) -> None:
                         "mean Jacobian's spectra after it, with effective_*.png figures (default: off; given bare: "
                         "jacobian_radius=1.0)")
     parser.add_argument("--spectra", metavar="FILE", help="spectra.npz recorded in training (default: the one beside a checkpoint)")
+    add_threads_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -86,6 +89,8 @@ def _load_project_checkpoint(path: Path) -> Any:
 
 
 def _task_inputs(name: str, args: argparse.Namespace, ckpt: Any) -> torch.Tensor:
+    import torch
+
     try:
         from eigenrnn.tasks import get_task
     except ImportError as exc:
@@ -104,6 +109,9 @@ def _module_path(model: nn.Module, target: nn.Module) -> str:
 
 def _inputs(model: nn.Module, args: argparse.Namespace, ckpt: Any) -> tuple[dict[str, tuple[torch.Tensor, str]], list[str]]:
     """Inputs for every recurrent module, and notes for the report on where they came from."""
+    import torch
+    from torch import nn
+
     from eigenrnn.analysis.report import recurrent_modules
 
     modules = recurrent_modules(model)
@@ -205,6 +213,7 @@ def run(args: argparse.Namespace) -> int:
     from eigenrnn.io import atomic_directory
 
     _check_args(args)
+    apply_threads(args)
     path = Path(args.checkpoint)
     out = _check_out(args)
     if not path.is_file():

@@ -8,6 +8,7 @@ from dataclasses import asdict
 
 from eigenrnn.bench import backends, profiles, variants
 from eigenrnn.bench.runner import inapplicable, plan, validate, write_bench_json
+from eigenrnn.cli._threads import add_threads_option
 from eigenrnn.errors import bad_value
 
 
@@ -22,11 +23,11 @@ def register(sub) -> None:
             "Every scheme gets the profile's budget; see --dry-run for the table."
         ),
     )
-    parser.add_argument("--suite", required=True, choices=(*profiles.SUITES, "all"))
-    parser.add_argument("--profile", required=True, choices=profiles.PROFILES)
+    parser.add_argument("--suite", required=True, choices=(*profiles.SUITES, "all"), help="task suite to run (required)")
+    parser.add_argument("--profile", required=True, choices=profiles.PROFILES, help="budget profile (required; see docs/TRAINING.md)")
     parser.add_argument("--out", required=True, help="sweep directory (reuse it to resume)")
     parser.add_argument("--workers", type=int, default=None,
-                        help="worker processes, one torch thread each (default: the number of cores; "
+                        help="worker processes, --threads torch threads each (default: the number of cores; "
                         "with one GPU, about 4); with --backend ray and no --address, the CPUs of the local Ray instance")
     parser.add_argument("--schemes", default=None,
                         help="comma-separated schemes or variants, e.g. xavier,eigen:horizon,orthogonal+cal,"
@@ -41,6 +42,7 @@ def register(sub) -> None:
                         "(needs the tensorboard extra) (default: none)")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the budgets and what would run, and write nothing")
+    add_threads_option(parser, per=" per worker (local backend)")
     parser.set_defaults(func=run)
 
 
@@ -83,7 +85,8 @@ def run(args) -> int:
         sweep_stale_tmp(args.out, ("bench.json",))  # left by a kill during an atomic write
         where = backend.describe()
         record = dict(suite=args.suite, profile=args.profile, specs=specs, budgets=budgets,
-                      workers=where.get("workers", workers), excluded=excluded, backend=where)
+                      workers=where.get("workers", workers), threads=where.get("threads"), excluded=excluded,
+                      backend=where)
         started = write_bench_json(args.out, **record)
         result = backend.run_grid(runnable, args.out, tensorboard=args.tensorboard)
         write_bench_json(args.out, **record, counts=result.counts, started=started)

@@ -21,6 +21,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from eigenrnn.cli._threads import add_threads_option, set_threads
 from eigenrnn.errors import bad_value
 
 INITS = ("eigen", "xavier")
@@ -42,6 +43,7 @@ def register(sub) -> None:
     p.add_argument("--train-size", type=int, default=None, help="limit the training strings (default: all)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--force", action="store_true", help="replace an earlier `eigenrnn demo` output at --out (default: refuse it)")
+    add_threads_option(p)
     p.set_defaults(func=run)
 
 
@@ -69,13 +71,13 @@ class _SpectrumRecorder:
 
 
 @contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """Run a block on one intra-op thread: a GRU this small gains nothing from more, and
-    on a busy machine extra threads spin against other processes (several times slower)."""
+def _threads(n: int) -> Iterator[None]:
+    """Run a block on ``n`` intra-op threads (``--threads``), restoring the count after:
+    ``run`` is also called in-process (tests, notebooks)."""
     import torch
 
     before = torch.get_num_threads()
-    torch.set_num_threads(1)
+    set_threads(n)
     try:
         yield
     finally:
@@ -136,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
     for init, config in configs.items():
         print(f"training GRU-{args.hidden} on {task} with {init} init ...", flush=True)
         recorders[init] = _SpectrumRecorder()
-        with _one_thread():
+        with _threads(args.threads):
             results[init] = train(config, callbacks=[recorders[init]], progress=not args.no_progress)
     np.savez(
         out / "spectra.npz",

@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
-from torch import nn
+from eigenrnn.cli._lazy import LazyChoices
+from eigenrnn.cli._threads import add_threads_option, apply_threads
 
-from eigenrnn.init import init_rnn, recurrent_blocks, schemes
+CELLS = ("rnn", "lstm", "gru")
 
-CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+def _schemes() -> tuple[str, ...]:
+    from eigenrnn.init import schemes
+
+    return schemes()
 
 
 def register(sub) -> None:
@@ -20,10 +24,11 @@ def register(sub) -> None:
         description="Initialize one recurrent layer with a scheme, print the spectral radius of every "
         "gate block and plot all eigenvalues on the complex plane with the unit circle.",
     )
-    parser.add_argument("--scheme", required=True, choices=schemes())
+    parser.add_argument("--scheme", required=True, choices=LazyChoices(_schemes), metavar="SCHEME",
+                        help="initialization scheme: %(choices)s (required)")
     parser.add_argument("--size", type=int, default=64, help="hidden size H (default 64)")
-    parser.add_argument("--cell", choices=tuple(CELLS), default="gru")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cell", choices=CELLS, default="gru", help="cell whose recurrent blocks are initialized")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the initializer's generator")
     parser.add_argument("--out", type=Path, required=True, help="PNG file to write")
     parser.add_argument("--horizon", type=int, metavar="T",
                         help="init_rnn horizon: eigen builds a timescale spectrum with tau_max = T (default: none)")
@@ -34,6 +39,7 @@ def register(sub) -> None:
     parser.add_argument("--calibrate", nargs="?", const="jacobian_radius=1.0", metavar="QUANTITY=TARGET",
                         help="with --task, also calibrate a copy on those inputs and show both spectra after it "
                         "(default: off; given bare: jacobian_radius=1.0)")
+    add_threads_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -50,12 +56,18 @@ def run(args: argparse.Namespace) -> int:
     from eigenrnn.resources import check_fits, recurrent_parameters
 
     check_output(args.out, "init-show", mode="file")
+    apply_threads(args)
     check_fits("--size", args.size, recurrent_parameters(args.cell, args.size))
     extra = {} if args.horizon is None else {"horizon": args.horizon}
     if args.task is not None:
         check_output(args.out.with_name(args.out.stem + "_effective.png"), "init-show", mode="file")
         return _run_on_task(args, extra)
-    module = CELLS[args.cell](1, args.size)
+    import torch
+    from torch import nn
+
+    from eigenrnn.init import init_rnn, recurrent_blocks
+
+    module = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[args.cell](1, args.size)
     init_rnn(module, args.scheme, generator=torch.Generator().manual_seed(args.seed), **extra)
 
     from eigenrnn.analysis.plots import plot_eigenvalues, save_figure
@@ -74,8 +86,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_on_task(args: argparse.Namespace, extra: dict) -> int:
     """W's spectrum and the effective one on the task's example inputs, before and after calibration."""
+    import torch
+
     from eigenrnn.analysis.effective import effective_spectra, plot_effective
     from eigenrnn.analysis.plots import plot_eigenvalues, save_figure
+    from eigenrnn.init import recurrent_blocks
     from eigenrnn.models import SequenceModel
     from eigenrnn.tasks import get_task
 

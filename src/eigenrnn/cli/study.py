@@ -6,7 +6,14 @@ import argparse
 from pathlib import Path
 
 from eigenrnn.bench import backends
-from eigenrnn.bench.study import STUDY_PROFILES
+from eigenrnn.cli._lazy import LazyChoices
+from eigenrnn.cli._threads import add_threads_option
+
+
+def _profiles() -> tuple[str, ...]:
+    from eigenrnn.bench.study import STUDY_PROFILES
+
+    return tuple(STUDY_PROFILES)
 
 
 def register(sub) -> None:
@@ -25,13 +32,15 @@ def register(sub) -> None:
         "with spectrum tracking, keep the runs that reach the stated thresholds, and write "
         "summary.json, summary.md and figures into OUT.  Reruns skip finished runs.",
     )
-    spectra.add_argument("--profile", choices=tuple(STUDY_PROFILES), default="cpu")
+    spectra.add_argument("--profile", choices=LazyChoices(_profiles), metavar="PROFILE", default="cpu",
+                         help="study profile: %(choices)s (default cpu)")
     spectra.add_argument("--out", type=Path, required=True)
     spectra.add_argument("--workers", type=int, default=None,
                          help="worker processes (default: number of cores); with --backend ray and no --address, "
                          "the CPUs of the local Ray instance")
     spectra.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     backends.add_arguments(spectra)
+    add_threads_option(spectra, per=" per worker (local backend)")
     spectra.set_defaults(func=run)
 
 

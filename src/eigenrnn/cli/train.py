@@ -12,6 +12,7 @@ import argparse
 import json
 from typing import Any
 
+from eigenrnn.cli._threads import add_threads_option, apply_threads
 from eigenrnn.errors import bad_value
 
 # CLI flag -> TrainConfig field, for the plain scalar flags.
@@ -27,10 +28,32 @@ _FIELDS = {
 }
 
 
-def register(sub) -> None:
+def _schemes() -> tuple[str, ...]:
     from eigenrnn.init import schemes
-    from eigenrnn.models import CELLS, NONLINEARITIES
+
+    return schemes()
+
+
+def _cells() -> tuple[str, ...]:
+    from eigenrnn.models import CELLS
+
+    return CELLS
+
+
+def _nonlinearities() -> tuple[str, ...]:
+    from eigenrnn.models import NONLINEARITIES
+
+    return NONLINEARITIES
+
+
+def _task_names() -> tuple[str, ...]:
     from eigenrnn.tasks import task_names
+
+    return task_names()
+
+
+def register(sub) -> None:
+    from eigenrnn.cli._lazy import LazyChoices
     from eigenrnn.train.config import DEVICES, LR_SCHEDULES, OPTIMIZERS
 
     p = sub.add_parser(
@@ -38,17 +61,18 @@ def register(sub) -> None:
         help="train a model on a task (writes config, metrics, checkpoints and a summary)",
         description="Train an RNN/LSTM/GRU on one task. Flags override the values of --config.",
     )
-    p.add_argument("--config", metavar="FILE.json", help="a JSON TrainConfig; flags given here override it")
-    p.add_argument("--task", choices=task_names(), help="the task")
-    p.add_argument("--cell", choices=CELLS, help="recurrent cell (default gru)")
-    p.add_argument("--init", choices=schemes(), help="initialization scheme (default xavier)")
-    p.add_argument("--init-kwargs", metavar="JSON", help='keyword arguments of init_rnn, e.g. \'{"forget_bias": 1.0}\'')
+    p.add_argument("--config", metavar="FILE.json", help="a JSON TrainConfig; flags given here override it (default: none, flags only)")
+    p.add_argument("--task", choices=LazyChoices(_task_names), metavar="TASK",
+                   help="the task: %(choices)s (no default: required unless --config names it)")
+    p.add_argument("--cell", choices=LazyChoices(_cells), metavar="CELL", help="recurrent cell: %(choices)s (default gru)")
+    p.add_argument("--init", choices=LazyChoices(_schemes), metavar="SCHEME", help="initialization scheme: %(choices)s (default xavier)")
+    p.add_argument("--init-kwargs", metavar="JSON", help='keyword arguments of init_rnn, e.g. \'{"forget_bias": 1.0}\' (default {})')
     p.add_argument("--calibrate", nargs="?", const="jacobian_radius=1.0", metavar="QUANTITY=TARGET",
                    help="before the first step, rescale the recurrent eigenvalue moduli on training inputs until QUANTITY "
                    "(jacobian_radius or gradient_decay) equals TARGET (default: off; given bare: jacobian_radius=1.0)")
     p.add_argument("--hidden", type=int, help="hidden size (default 128)")
     p.add_argument("--layers", type=int, help="stacked recurrent layers (default 1)")
-    p.add_argument("--nonlinearity", choices=NONLINEARITIES, help="rnn cell only (default tanh)")
+    p.add_argument("--nonlinearity", choices=LazyChoices(_nonlinearities), metavar="NAME", help="rnn cell only: %(choices)s (default tanh)")
     p.add_argument("--embedding-dim", type=int, help="token embedding size (default: hidden)")
     p.add_argument("--epochs", type=int, help="epochs (default 10)")
     p.add_argument("--seed", type=int, help="seed of weights, data order and the global RNGs (default 0)")
@@ -58,31 +82,32 @@ def register(sub) -> None:
     p.add_argument("--batch-size", type=int, help="training batch size (default 64)")
     p.add_argument("--eval-batch-size", type=int, help="evaluation batch size (default max(batch size, 256))")
     p.add_argument("--optimizer", choices=OPTIMIZERS, help="optimizer (default adam)")
-    p.add_argument("--momentum", type=float, help="momentum for rmsprop/sgd")
-    p.add_argument("--weight-decay", type=float, help="weight decay")
+    p.add_argument("--momentum", type=float, help="momentum for rmsprop/sgd (default 0)")
+    p.add_argument("--weight-decay", type=float, help="weight decay (default 0)")
     p.add_argument("--lr-schedule", choices=LR_SCHEDULES, help="learning-rate schedule (default none)")
     p.add_argument("--clip", type=float, help="max gradient norm; 0 turns clipping off (default 1.0)")
-    p.add_argument("--early-stopping", type=int, metavar="PATIENCE", help="epochs without validation gain before stopping (0: off)")
-    p.add_argument("--train-size", type=int, help="use this many training examples")
-    p.add_argument("--val-size", type=int, help="use this many validation examples")
-    p.add_argument("--test-size", type=int, help="use this many test examples")
-    p.add_argument("--device", choices=DEVICES, help="auto (CUDA when present), cpu or cuda")
+    p.add_argument("--early-stopping", type=int, metavar="PATIENCE", help="epochs without validation gain before stopping (default 0: off)")
+    p.add_argument("--train-size", type=int, help="use this many training examples (default: the task's training size)")
+    p.add_argument("--val-size", type=int, help="use this many validation examples (default: the task's validation size)")
+    p.add_argument("--test-size", type=int, help="use this many test examples (default: the task's test size)")
+    p.add_argument("--device", choices=DEVICES, help="auto (CUDA when present), cpu or cuda (default auto)")
     p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None, help="mixed precision (CUDA only; default on for CUDA)")
-    p.add_argument("--track-spectrum", type=int, metavar="N", help="record recurrent spectra every N steps to spectra.npz")
-    p.add_argument("--eval-every", type=int, metavar="N", help="also check the target every N steps")
+    p.add_argument("--track-spectrum", type=int, metavar="N", help="record recurrent spectra every N steps to spectra.npz (default 0: off)")
+    p.add_argument("--eval-every", type=int, metavar="N", help="also check the target every N steps (default 0: at epoch ends only)")
     p.add_argument("--target", type=float, help="the metric threshold for steps-to-target (default: the task's)")
     p.add_argument("--stop-at-target", action="store_true", default=None, help="stop once the target is reached")
-    p.add_argument("--log-every", type=int, help="steps between progress updates")
+    p.add_argument("--log-every", type=int, help="steps between progress updates (default 10)")
     p.add_argument("--vocab-size", type=int, help="multi30k: subword vocabulary size (default 8000)")
     p.add_argument("--beam-size", type=int, help="multi30k: beam width for the test BLEU (default 5)")
-    p.add_argument("--data-dir", help="directory with the task's data files (mnist*, multi30k)")
+    p.add_argument("--data-dir", help="directory with the task's data files (mnist*, multi30k; default: $EIGENRNN_DATA and the usual places, see docs/DATA.md)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                   help="a task option, e.g. --option length=200 (repeatable; VALUE is read as JSON if it parses)")
+                   help="a task option, e.g. --option length=200 (repeatable; VALUE is read as JSON if it parses; default: none)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint.pt")
     p.add_argument("--no-progress", action="store_true", help="no progress bars or epoch lines")
     p.add_argument("--tensorboard", metavar="DIR", default=None,
                    help="also log losses, metrics, lr, gradient norm (and with --track-spectrum the eigenvalue "
                    "moduli) to TensorBoard in DIR; needs the tensorboard extra (default: no TensorBoard log)")
+    add_threads_option(p)
     p.set_defaults(func=run)
 
 
@@ -132,6 +157,7 @@ def config_from_args(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from eigenrnn.train import train
 
+    apply_threads(args)
     config = config_from_args(args)
     callbacks = []
     if args.tensorboard is not None:

@@ -66,12 +66,19 @@ class Objective:
         return loss_sum / count.clamp(min=1), stats
 
     @torch.no_grad()
-    def bleu(self, model: nn.Module, data: SequenceDataset, tokenizer: Any, batch_size: int, beam_size: int, max_len: int | None) -> float:
-        """Corpus BLEU (sacreBLEU) of decoded translations against the raw references of ``data``."""
+    def bleu(self, model: nn.Module, data: SequenceDataset, tokenizer: Any, batch_size: int, beam_size: int,
+             max_len: int | None, *, progress: bool = False, desc: str = "BLEU") -> float:
+        """Corpus BLEU (sacreBLEU) of decoded translations against the raw references of ``data``.
+
+        ``progress`` shows a tqdm bar over the sentences (decoding with a beam takes a while).
+        """
+        from tqdm.auto import tqdm
+
         from eigenrnn.tasks import multi30k
 
         hyps: list[str] = []
         device = data.x.device
+        bar = tqdm(total=len(data), desc=desc, unit="sentence", disable=not progress, leave=False, dynamic_ncols=True)
         for start in range(0, len(data), batch_size):
             index = torch.arange(start, min(start + batch_size, len(data)), device=device)
             batch = data.batch(index)
@@ -80,4 +87,6 @@ class Objective:
             else:
                 ids = model.beam_search(batch.x, batch.lengths, beam_size=beam_size, max_len=max_len)
             hyps.extend(multi30k.decode_ids(tokenizer, row) for row in ids)
+            bar.update(len(ids))
+        bar.close()
         return float(multi30k.corpus_bleu(hyps, list(data.refs)))

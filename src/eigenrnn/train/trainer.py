@@ -529,9 +529,26 @@ class Trainer:
                 if self.step % cfg.log_every == 0 or b + 1 == batches:
                     bar.update(b + 1 - bar.n)
                     if not bar.disable:
-                        bar.set_postfix(self._running(es.sums), refresh=False)
+                        bar.set_postfix({**self._running(es.sums), "run_eta": self._run_eta((b + 1) / batches)},
+                                        refresh=False)
         self._check_finite(es.sums)
         self._end_epoch()
+
+    def _run_eta(self, epoch_fraction: float) -> str:
+        """Time left for the whole run (all epochs; early stopping may end it sooner), as h:mm:ss.
+
+        Epochs take about as long as the finished ones did (training and
+        evaluation); before the first one ends, the current epoch's pace stands in.
+        """
+        from tqdm import tqdm
+
+        if self.history:
+            per_epoch = sum(r["time_s"] for r in self.history) / len(self.history)
+        elif epoch_fraction > 0 and self.epoch_state is not None:
+            per_epoch = (self.epoch_state.elapsed + time.perf_counter() - self._epoch_t0) / epoch_fraction
+        else:
+            return "?"
+        return tqdm.format_interval(max(0.0, per_epoch * (self.config.epochs - self.epoch - epoch_fraction)))
 
     def _running(self, sums: Tensor) -> dict[str, str]:
         loss_sum, loss_n, metric_sum, metric_n = sums.tolist()
@@ -589,7 +606,8 @@ class Trainer:
             loss_sum, loss_n, metric_sum, metric_n = sums.tolist()
             if self.task.kind == "seq2seq":
                 metric = self.objective.bleu(
-                    model, data, self.data.tokenizer, bs, beam_size, self.task.options["max_len"]
+                    model, data, self.data.tokenizer, bs, beam_size, self.task.options["max_len"],
+                    progress=self._show_bar(), desc=f"{split} BLEU" + (f" (beam {beam_size})" if beam_size > 1 else ""),
                 )
             else:
                 metric = metric_sum / metric_n if metric_n else None
@@ -680,6 +698,7 @@ class Trainer:
         return (
             f"epoch {r['epoch']}/{self.config.epochs}  step {r['step']}  train_loss {fmt(r['train_loss'])}  "
             f"train_{r['metric']} {fmt(r['train_metric'])}  val_loss {fmt(r['val_loss'])}  val_{r['metric']} {fmt(r['val_metric'])}"
+            f"  elapsed {_interval(self._wall())}  run ETA {self._run_eta(0.0) if self.stop_reason is None else '00:00'}"
         )
 
     def _rewrite_metrics(self) -> None:
@@ -696,6 +715,9 @@ class Trainer:
         best = copy.deepcopy(self.model)
         best.load_state_dict(self.best_state)
         beam = self.config.beam_size or 1
+        if self.task.kind == "seq2seq":
+            self._say(f"final evaluation: decoding {len(self.splits['test'])} test sentences"
+                      + (f" with beam {beam}" if beam > 1 else " (greedy)"))
         _, test = self.evaluate("test", best, beam_size=beam)
         generalisation = self.evaluate("generalisation", best)[1] if "generalisation" in self.splits else None
         return test, generalisation
@@ -737,6 +759,12 @@ class Trainer:
         if self.calibration is not None:
             summary["calibration"] = self.calibration
         atomic_write_json(self.run_dir / "summary.json", summary)
+
+
+def _interval(seconds: float) -> str:
+    from tqdm import tqdm
+
+    return tqdm.format_interval(seconds)
 
 
 def _read_history(path: Path) -> list[dict[str, Any]]:

@@ -1,0 +1,151 @@
+"""Rerun committed benchmark records from their own config.json and compare them with what was committed.
+
+For each selected record ``<results>/<suite>/<task>/<cell>/<scheme>/seed<k>`` it
+trains the record's ``config.json`` again (into a new directory: a temporary
+one, or ``--out``), at ``--threads`` torch threads like a bench worker, and
+compares every epoch line of ``metrics.jsonl`` and the summary's metrics, bit
+for bit (wall times excepted).  It prints committed against rerun values, the
+hardware the suite was recorded on (``bench.json``) against this machine's,
+and exits with status 1 when anything differs.
+
+Bit-identical reruns are promised only on the same CPU type, torch version and
+thread count (docs/TRAINING.md, "Reproducibility"); on another CPU a mismatch
+is expected for some records and the hardware lines say so.
+
+    # one record of each suite (mnist and multi30k need the data; multi30k takes ~15 min at 1 thread)
+    EIGENRNN_DATA=../shared/data .venv/bin/python benchmarks/check_records.py --suite all
+    .venv/bin/python benchmarks/check_records.py --suite tomita --record tomita3/gru/eigen/seed1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SUITES = ("tomita", "regression", "mnist", "multi30k")
+# One record per suite: the cheapest Tomita and regression ones, and the two the issue found drifting.
+DEFAULT_RECORDS = {
+    "tomita": "tomita1/rnn/eigen/seed0",
+    "regression": "adding/gru/eigen/seed0",
+    "mnist": "mnist14/rnn/orthogonal/seed0",
+    "multi30k": "multi30k/gru/eigen/seed0",
+}
+SUMMARY_FIELDS = ("status", "epochs", "steps", "best_epoch", "steps_to_target", "train_metric", "best_val_metric",
+                  "test_metric", "generalisation_metric")
+EPOCH_FIELDS = ("step", "train_loss", "train_metric", "val_loss", "val_metric")
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return a == b
+
+
+def recorded_hardware(results: Path, suite: str) -> dict | None:
+    """The hardware of the last bench session of ``suite`` in ``results/bench.json``, if any."""
+    path = results / "bench.json"
+    if not path.is_file():
+        return None
+    sessions = [s for s in json.loads(path.read_text())["sessions"] if s["suite"] in (suite, "all")]
+    if not sessions:
+        return None
+    last = sessions[-1]
+    return {**last["hardware"], "threads": last.get("threads"), "commit": last.get("commit")}
+
+
+def _threads_text(threads: int | None) -> str:
+    # Sessions from before the count was recorded ran workers that always set one thread.
+    return "1 thread(s) (not recorded; the workers always used 1)" if threads is None else f"{threads} thread(s)"
+
+
+def rerun(record: Path, out: Path, threads: int) -> tuple[list[dict], dict]:
+    """Train ``record``'s config.json into ``out``; returns its epoch lines and summary."""
+    from eigenrnn.threads import set_threads
+    from eigenrnn.train import TrainConfig, train
+
+    set_threads(threads)
+    config = TrainConfig.from_json(record / "config.json").to_dict()
+    config["out"] = str(out)
+    train(config, progress=False)
+    return _read(out)
+
+
+def _read(run: Path) -> tuple[list[dict], dict]:
+    lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    return lines, json.loads((run / "summary.json").read_text())
+
+
+def compare(committed: tuple[list[dict], dict], rerun_: tuple[list[dict], dict]) -> list[tuple[str, object, object, bool]]:
+    """Rows ``(field, committed, rerun, equal)``: every epoch line's metrics, then the summary's."""
+    rows = []
+    (old_lines, old), (new_lines, new) = committed, rerun_
+    for i in range(max(len(old_lines), len(new_lines))):
+        a = old_lines[i] if i < len(old_lines) else {}
+        b = new_lines[i] if i < len(new_lines) else {}
+        for name in EPOCH_FIELDS:
+            rows.append((f"epoch {i + 1} {name}", a.get(name), b.get(name), _same(a.get(name), b.get(name))))
+    for name in SUMMARY_FIELDS:
+        rows.append((name, old.get(name), new.get(name), _same(old.get(name), new.get(name))))
+    return rows
+
+
+def check(results: Path, suite: str, path: str, out: Path, threads: int) -> bool:
+    """Rerun one record and print the comparison; returns whether it reproduced bit for bit."""
+    record = results / suite / path
+    if not (record / "config.json").is_file():
+        raise SystemExit(f"--record: {record} holds no config.json")
+    rows = compare(_read(record), rerun(record, out / suite / path, threads))
+    from eigenrnn.bench.runner import hardware
+
+    here, then = hardware(), recorded_hardware(results, suite)
+    print(f"\n{suite}/{path}")
+    if then is not None:
+        print(f"  recorded on: {then.get('cpu')} ({then.get('cpu_capability', 'ISA not recorded')}), torch {then.get('torch')}, "
+              f"{_threads_text(then['threads'])}, commit {str(then.get('commit'))[:7]}")
+    print(f"  rerun on:    {here['cpu']} ({here['cpu_capability']}), torch {here['torch']}, {threads} thread(s)")
+    width = max(len(r[0]) for r in rows)
+    print(f"  {'field':<{width}}  {'committed':>22}  {'rerun':>22}")
+    for name, a, b, equal in rows:
+        print(f"  {name:<{width}}  {a!s:>22}  {b!s:>22}{'' if equal else '   DIFFERS'}")
+    ok = all(r[3] for r in rows)
+    first = next((r[0] for r in rows if not r[3]), None)
+    print(f"  {'bit-identical' if ok else f'DIFFERS from {first}'}")
+    if not ok and then is not None and (then.get("cpu"), then.get("torch")) != (here["cpu"], here["torch"]):
+        print("  (recorded on another CPU or torch: bit-identity is not promised across them; see docs/TRAINING.md)")
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--suite", required=True, choices=(*SUITES, "all"), help="suite to check, or all")
+    parser.add_argument("--record", action="append", metavar="TASK/CELL/SCHEME/SEEDK",
+                        help="record path inside the suite (repeatable; default: "
+                        + ", ".join(f"{s} {r}" for s, r in DEFAULT_RECORDS.items()) + ")")
+    parser.add_argument("--results", type=Path, default=REPO / "results" / "bench-cpu",
+                        help="committed sweep directory (default results/bench-cpu)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="directory for the reruns, which must not exist yet (default: a temporary one, removed after)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads, as a bench worker (default 1)")
+    args = parser.parse_args(argv)
+    if args.threads < 1:
+        parser.error(f"--threads: got {args.threads}; expected a positive int")
+    if args.record and args.suite == "all":
+        parser.error("--record: give one --suite with it, not all")
+    suites = SUITES if args.suite == "all" else (args.suite,)
+    selected = [(s, r) for s in suites for r in (args.record or [DEFAULT_RECORDS[s]])]
+    if args.out is not None and args.out.exists():
+        parser.error(f"--out: {args.out} exists; give a new directory (reruns never overwrite)")
+    with tempfile.TemporaryDirectory(prefix="check-records-") as tmp:
+        out = args.out or Path(tmp)
+        results = [check(args.results, suite, path, out, args.threads) for suite, path in selected]
+    print(f"\n{sum(results)} of {len(results)} records reproduced bit for bit")
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""Same config, same machine, same thread count: a bench worker and `eigenrnn train` give identical metrics.
+
+Also checks benchmarks/check_records.py, which reruns committed records, on
+records made here (committed ones come from another machine; see docs/TRAINING.md).
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+
+import pytest
+
+from eigenrnn.bench.profiles import RunSpec
+from eigenrnn.bench.runner import run_grid
+from eigenrnn.cli import main
+
+from conftest import REPO_ROOT
+
+CHECK = runpy.run_path(str(REPO_ROOT / "benchmarks" / "check_records.py"), run_name="check_records")
+TINY = {"task": "tomita4", "cell": "gru", "hidden": 6, "epochs": 2, "batch_size": 16, "train_size": 64,
+        "val_size": 32, "test_size": 32, "lr": 1e-2, "device": "cpu", "task_options": {"per_length": 8}}
+
+
+def _metrics(run) -> tuple[list[dict], dict]:
+    lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    for line in lines:
+        line.pop("time_s")
+    summary = json.loads((run / "summary.json").read_text())
+    summary.pop("wall_time_s")
+    return lines, summary
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sweep")
+    # One worker trains both runs in turn, so the second also shows that a reused worker process carries nothing over.
+    specs = [RunSpec("tomita", "tomita4", "gru", init, 0, {**TINY, "init": init, "seed": 0}) for init in ("xavier", "eigen")]
+    result = run_grid(specs, root, workers=1, progress=False, threads=1)
+    assert result.counts["finished"] == 2, result.errors
+    return root, specs
+
+
+def test_bench_worker_and_train_command_give_identical_metrics(sweep, tmp_path, capsys):
+    root, specs = sweep
+    record = root / specs[1].path
+    out = tmp_path / "cli"
+    assert main(["train", "--config", str(record / "config.json"), "--out", str(out), "--threads", "1", "--no-progress"]) == 0
+    bench_lines, bench_summary = _metrics(record)
+    cli_lines, cli_summary = _metrics(out)
+    assert len(bench_lines) == TINY["epochs"]
+    assert cli_lines == bench_lines  # every loss and metric of every epoch, bit for bit
+    assert cli_summary == bench_summary
+
+
+def test_check_records_passes_on_a_record_of_this_machine_and_fails_on_a_changed_one(sweep, tmp_path, capsys):
+    root, specs = sweep
+    argv = ["--suite", "tomita", "--record", "tomita4/gru/eigen/seed0", "--results", str(root), "--threads", "1"]
+    assert CHECK["main"](argv) == 0
+    printed = capsys.readouterr().out
+    assert "bit-identical" in printed and "1 of 1 records reproduced" in printed
+    summary_path = root / specs[1].path / "summary.json"
+    summary = json.loads(summary_path.read_text())
+    summary["test_metric"] = summary["test_metric"] - 0.125
+    summary_path.write_text(json.dumps(summary))
+    assert CHECK["main"](argv) == 1
+    printed = capsys.readouterr().out
+    assert "DIFFERS from test_metric" in printed and "0 of 1 records reproduced" in printed
