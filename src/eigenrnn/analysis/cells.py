@@ -136,6 +136,8 @@ def cell_params(module: nn.Module, layer: int = 0, direction: int = 0) -> CellPa
 
 
 def _affine(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    if bias is not None and x.dim() == 2:
+        return torch.addmm(bias, x, weight.mT)  # one pass over the output instead of two
     out = x @ weight.mT
     return out if bias is None else out + bias
 
@@ -229,6 +231,34 @@ def cell_jacobian(params: CellParams, x: torch.Tensor, state: torch.Tensor) -> t
     return torch.cat([top, bottom], dim=-2)
 
 
+#: Rows (steps × batch) per block in :func:`mean_cell_jacobian`: the block's
+#: temporaries (≈ rows · G·H float64) then stay in cache, which is most of the speed.
+_MEAN_BLOCK_ELEMENTS = 1 << 17
+
+
+def _coefficients(params: CellParams, x: torch.Tensor, state: torch.Tensor) -> list[torch.Tensor]:
+    """The per-row coefficient vectors of :func:`mean_cell_jacobian`'s terms, ``(rows, ·)`` each.
+
+    In-place updates where a temporary is not reused: after the ``state @ W_hh``
+    product, memory traffic is the cost.
+    """
+    kind = params.kind
+    if kind in ("tanh", "relu"):
+        pre = _affine(x, params.weight_ih, params.bias_ih) + _affine(state, params.weight_hh, params.bias_hh)
+        return [torch.tanh(pre).square_().neg_().add_(1) if kind == "tanh" else (pre > 0).to(pre.dtype)]
+    if kind == "gru":
+        r, z, n, gh_n = _gru_gates(params, x, state)
+        keep = 1 - z
+        through_n = n.square().neg_().add_(1).mul_(keep)
+        via_r = through_n * r
+        return [n.neg_().add_(state).mul_(z).mul_(keep), via_r, (1 - r).mul_(gh_n).mul_(via_r), z]
+    c, i, f, g, o = _lstm_gates(params, x, state)
+    tc = torch.tanh(f * c + i * g)
+    a_f, a_i, a_g = c * f * (1 - f), g * i * (1 - i), i * (1 - g.square())
+    through_c = o * (1 - tc.square())
+    return [a_f, a_i, a_g, tc * o * (1 - o), through_c * a_f, through_c * a_i, through_c * a_g, through_c * f, f]
+
+
 def mean_cell_jacobian(params: CellParams, x: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
     r"""The mean of :func:`cell_jacobian` over all leading dimensions, without forming one Jacobian per step.
 
@@ -236,49 +266,47 @@ def mean_cell_jacobian(params: CellParams, x: torch.Tensor, state: torch.Tensor)
     fixed matrix ``W`` (or a diagonal), so
     :math:`\mathbb{E}[\mathrm{diag}(a) W] = \mathrm{diag}(\mathbb{E}[a]) W`: the
     average costs ``O(T B S)`` for the coefficients plus ``O(S^2)`` per term,
-    instead of ``O(T B S^2)``.
+    instead of ``O(T B S^2)``.  The coefficients are computed in the dtype of
+    ``params`` (``x`` and ``state`` are cast to it block by block, so a float32
+    trajectory needs no float64 copy) and summed over blocks of rows that fit
+    in cache.
 
     Shapes: ``x`` ``(..., I)``, ``state`` ``(..., S)`` -> ``(S, S)``.
     """
+    dtype = params.weight_hh.dtype
+    flat_x, flat_s = x.reshape(-1, x.shape[-1]), state.reshape(-1, state.shape[-1])
+    rows = flat_s.shape[0]
+    block = max(1, _MEAN_BLOCK_ELEMENTS // params.weight_hh.shape[0])
+    sums: list[torch.Tensor] | None = None
+    for r0 in range(0, rows, block):
+        terms = _coefficients(params, flat_x[r0 : r0 + block].to(dtype), flat_s[r0 : r0 + block].to(dtype))
+        if sums is None:
+            sums = [t.sum(dim=0) for t in terms]
+        else:
+            for total, t in zip(sums, terms):
+                total += t.sum(dim=0)
+    means = [total / rows for total in sums]
     kind = params.kind
     w_hh = params.weight_hh
-    lead = tuple(range(state.dim() - 1))
-
-    def mean(t: torch.Tensor) -> torch.Tensor:
-        return t.mean(dim=lead)
-
     if kind in ("tanh", "relu"):
-        pre = _affine(x, params.weight_ih, params.bias_ih) + _affine(state, w_hh, params.bias_hh)
-        slope = 1 - torch.tanh(pre).square() if kind == "tanh" else (pre > 0).to(pre.dtype)
-        return _rows(mean(slope), w_hh)
+        return _rows(means[0], w_hh)
     if kind == "gru":
         w_r, w_z, w_n = w_hh.chunk(3, dim=0)
-        r, z, n, gh_n = _gru_gates(params, x, state)
-        through_n = (1 - z) * (1 - n.square())
-        jac = _rows(mean((state - n) * z * (1 - z)), w_z)
-        jac += _rows(mean(through_n * r), w_n)
-        jac += _rows(mean(through_n * gh_n * r * (1 - r)), w_r)
-        jac.diagonal().add_(mean(z))
+        m_z, m_n, m_r, m_diag = means
+        jac = _rows(m_z, w_z)
+        jac += _rows(m_n, w_n)
+        jac += _rows(m_r, w_r)
+        jac.diagonal().add_(m_diag)
         return jac
     w_i, w_f, w_g, w_o = w_hh.chunk(4, dim=0)
-    c, i, f, g, o = _lstm_gates(params, x, state)
-    c_new = f * c + i * g
-    tc = torch.tanh(c_new)
-    a_f, a_i, a_g = c * f * (1 - f), g * i * (1 - i), i * (1 - g.square())
-    through_c = o * (1 - tc.square())
-    dc_dh = _rows(mean(a_f), w_f) + _rows(mean(a_i), w_i) + _rows(mean(a_g), w_g)
-    dm_dh = (
-        _rows(mean(tc * o * (1 - o)), w_o)
-        + _rows(mean(through_c * a_f), w_f)
-        + _rows(mean(through_c * a_i), w_i)
-        + _rows(mean(through_c * a_g), w_g)
-    )
-    leak = mean(through_c * f)
+    m_f, m_i, m_g, m_o, mc_f, mc_i, mc_g, leak, m_keep = means
+    dc_dh = _rows(m_f, w_f) + _rows(m_i, w_i) + _rows(m_g, w_g)
+    dm_dh = _rows(m_o, w_o) + _rows(mc_f, w_f) + _rows(mc_i, w_i) + _rows(mc_g, w_g)
     if params.weight_hr is not None:
         dh_dh = params.weight_hr @ dm_dh
         dh_dc = params.weight_hr * leak.unsqueeze(-2)
     else:
         dh_dh, dh_dc = dm_dh, torch.diag(leak)
     top = torch.cat([dh_dh, dh_dc], dim=-1)
-    bottom = torch.cat([dc_dh, torch.diag(mean(f))], dim=-1)
+    bottom = torch.cat([dc_dh, torch.diag(m_keep)], dim=-1)
     return torch.cat([top, bottom], dim=-2)

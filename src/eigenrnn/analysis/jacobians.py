@@ -206,9 +206,9 @@ def mean_jacobian_eigenvalues(
     _check_method(method)
     traj = layer_trajectory(module, inputs, h0, layer=layer, direction=direction)
     if method == "closed":
-        # Each closed-form term is diag(a_t) W, so the mean needs only the mean coefficients.
-        x, prev = traj.inputs.to(torch.float64), traj.states[:-1].to(torch.float64)
-        return decompose(mean_cell_jacobian(traj.params.to(torch.float64), x, prev))
+        # Each closed-form term is diag(a_t) W, so the mean needs only the mean coefficients
+        # (computed in float64 block by block, without a float64 copy of the trajectory).
+        return decompose(mean_cell_jacobian(traj.params.to(torch.float64), traj.inputs, traj.states[:-1]))
     steps, batch, size = traj.states[:-1].shape
     total = torch.zeros(size, size, dtype=torch.float64, device=traj.states.device)
     for _, jac in _chunks(traj, method, reverse=False):

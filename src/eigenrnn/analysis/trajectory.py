@@ -90,8 +90,13 @@ def _initial_states(module: nn.Module, h0: Any, batch: int, batched: bool) -> tu
     return h, c
 
 
-def _single_layer(module: nn.RNNBase, layer: int) -> nn.RNNBase:
-    """A one-layer copy of ``module``'s layer ``layer`` (both directions), sharing no storage."""
+def _single_layer(module: nn.RNNBase, layer: int, direction: int | None = None) -> nn.RNNBase:
+    """A one-layer copy of ``module``'s layer ``layer``, sharing no storage.
+
+    Both directions if ``direction`` is ``None``; else only that one, as a
+    forward module (feed it time-reversed inputs for ``direction=1``), so the
+    layer being analysed costs one direction's pass, not two.
+    """
     input_size = getattr(module, f"weight_ih_l{layer}").shape[1]
     kwargs: dict[str, Any] = dict(
         input_size=input_size,
@@ -99,7 +104,7 @@ def _single_layer(module: nn.RNNBase, layer: int) -> nn.RNNBase:
         num_layers=1,
         bias=module.bias,
         batch_first=False,
-        bidirectional=module.bidirectional,
+        bidirectional=module.bidirectional and direction is None,
     )
     kind = module_kind(module)
     dtype, device = _module_dtype(module)
@@ -111,7 +116,10 @@ def _single_layer(module: nn.RNNBase, layer: int) -> nn.RNNBase:
         clone = nn.RNN(**kwargs, nonlinearity=kind, dtype=dtype, device=device)
     with torch.no_grad():
         for name, param in clone.named_parameters():
-            param.copy_(getattr(module, name.replace("_l0", f"_l{layer}", 1)))
+            source = name.replace("_l0", f"_l{layer}", 1)
+            if direction == 1:
+                source += "_reverse"
+            param.copy_(getattr(module, source))
     return clone.eval()
 
 
@@ -172,15 +180,13 @@ def layer_trajectory(module: nn.Module, inputs: Any, h0: Any = None, *, layer: i
             hj = h_init[j * d : (j + 1) * d]
             state = (hj, c_init[j * d : (j + 1) * d]) if c_init is not None else hj
             x = _single_layer(module, j)(x, state)[0]
-        k = layer * d
-        state = (h_init[k : k + d], c_init[k : k + d]) if c_init is not None else h_init[k : k + d]
-        out = _single_layer(module, layer)(x, state)[0]
-        width = out.shape[-1] // d
-        hidden = out[..., direction * width : (direction + 1) * width]
+        k = layer * d + direction
+        state = (h_init[k : k + 1], c_init[k : k + 1]) if c_init is not None else h_init[k : k + 1]
         if direction:
-            x, hidden = x.flip(0), hidden.flip(0)
-        h_states = torch.cat([h_init[k + direction].unsqueeze(0), hidden], dim=0)
+            x = x.flip(0)
+        hidden = _single_layer(module, layer, direction)(x, state)[0]
+        h_states = torch.cat([h_init[k].unsqueeze(0), hidden], dim=0)
         if c_init is None:
             return Trajectory(params, x, h_states, batched)
-        cells = _lstm_cells(params, x, h_states[:-1], c_init[k + direction])
+        cells = _lstm_cells(params, x, h_states[:-1], c_init[k])
         return Trajectory(params, x, torch.cat([h_states, cells], dim=-1), batched)
