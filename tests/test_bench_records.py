@@ -172,7 +172,12 @@ def test_pack_refuses_a_directory_bench_did_not_write(tmp_path):
         records.pack_sweep(root, ("mnist",))
 
 
-def test_a_corrupt_records_file_is_a_clear_error(sweep):
+def test_a_corrupt_or_misnamed_records_file_is_a_clear_error(sweep):
+    records.pack_sweep(sweep, ("regression",))
+    shutil.copy(sweep / "regression.records.jsonl.gz", sweep / "tomita.records.jsonl.gz")
+    wrong = "should hold suite 'tomita' but holds suite 'regression' \\(run regression/adding"
+    with pytest.raises(EigenRNNError, match=wrong):
+        list(records.iter_records(sweep))
     (sweep / "tomita.records.jsonl.gz").write_bytes(b"not gzip")
     with pytest.raises(EigenRNNError, match="tomita.records.jsonl.gz is not a readable records file"):
         list(records.iter_records(sweep))

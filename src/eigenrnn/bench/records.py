@@ -111,6 +111,12 @@ def read_packed(file: str | os.PathLike) -> list[Record]:
         raise EigenRNNError(f"{file} is not an {FORMAT} file of version {VERSION} (header {header!r})")
     records = [Record(path=r["path"], summary=r["summary"], config=r["config"], metrics=tuple(r["metrics"]),
                       files=r["files"], source=file) for r in lines[1:]]
+    # A file renamed (or copied) to another suite's name would otherwise count its runs twice.
+    named = file.name[:-len(SUFFIX)] if file.name.endswith(SUFFIX) else header.get("suite")
+    foreign = next((r.path for r in records if r.path.split("/", 1)[0] != named), None)
+    if foreign is not None or header.get("suite") != named:
+        raise EigenRNNError(f"{file} should hold suite {named!r} but holds suite {header.get('suite')!r}"
+                            + (f" (run {foreign})" if foreign else ""))
     if len(records) != header.get("runs"):
         raise EigenRNNError(f"{file} holds {len(records)} runs but its header says {header.get('runs')}")
     return records

@@ -34,7 +34,11 @@ TIE_RTOL = 0.01
 
 @dataclass(frozen=True)
 class RunRecord:
-    """The outcome of one finished (or diverged) run, read from its ``summary.json``."""
+    """The outcome of one finished (or diverged) run, read from its ``summary.json``.
+
+    ``path`` is the run's directory under the sweep (gone for a run packed by
+    ``eigenrnn pack``); ``history`` holds its ``metrics.jsonl`` lines either way.
+    """
 
     suite: str
     task: str
