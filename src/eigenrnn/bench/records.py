@@ -79,7 +79,11 @@ class Record:
 
 
 def packed_path(root: str | os.PathLike, suite: str) -> Path:
-    """``<root>/<suite>.records.jsonl.gz``."""
+    """``<root>/<suite>.records.jsonl.gz``.
+
+    >>> packed_path("results/bench-cpu", "tomita").as_posix()
+    'results/bench-cpu/tomita.records.jsonl.gz'
+    """
     return Path(root) / f"{suite}{SUFFIX}"
 
 
