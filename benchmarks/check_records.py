@@ -1,7 +1,8 @@
 """Rerun committed benchmark records from their own config.json and compare them with what was committed.
 
-For each selected record ``<results>/<suite>/<task>/<cell>/<scheme>/seed<k>`` it
-trains the record's ``config.json`` again (into a new directory: a temporary
+For each selected record ``<results>/<suite>/<task>/<cell>/<scheme>/seed<k>`` (a
+run directory, or a run packed into ``<results>/<suite>.records.jsonl.gz`` by
+``eigenrnn pack``) it trains the record's ``config.json`` again (into a new directory: a temporary
 one, or ``--out``), at ``--threads`` torch threads like a bench worker, and
 compares every epoch line of ``metrics.jsonl`` and the summary's metrics, bit
 for bit (wall times excepted).  It prints committed against rerun values, the
@@ -63,13 +64,13 @@ def _threads_text(threads: int | None) -> str:
     return "1 thread(s) (not recorded; the workers always used 1)" if threads is None else f"{threads} thread(s)"
 
 
-def rerun(record: Path, out: Path, threads: int) -> tuple[list[dict], dict]:
-    """Train ``record``'s config.json into ``out``; returns its epoch lines and summary."""
+def rerun(config: dict, out: Path, threads: int) -> tuple[list[dict], dict]:
+    """Train a record's ``config`` (its config.json) into ``out``; returns its epoch lines and summary."""
     from eigenrnn.threads import set_threads
     from eigenrnn.train import TrainConfig, train
 
     set_threads(threads)
-    config = TrainConfig.from_json(record / "config.json").to_dict()
+    config = TrainConfig.from_dict(config).to_dict()
     config["out"] = str(out)
     train(config, progress=False)
     return _read(out)
@@ -96,10 +97,13 @@ def compare(committed: tuple[list[dict], dict], rerun_: tuple[list[dict], dict])
 
 def check(results: Path, suite: str, path: str, out: Path, threads: int) -> bool:
     """Rerun one record and print the comparison; returns whether it reproduced bit for bit."""
-    record = results / suite / path
-    if not (record / "config.json").is_file():
-        raise SystemExit(f"--record: {record} holds no config.json")
-    rows = compare(_read(record), rerun(record, out / suite / path, threads))
+    from eigenrnn.bench.records import find
+
+    record = find(results, f"{suite}/{path}")
+    if record.config is None:
+        raise SystemExit(f"--record: {results / suite / path} holds no config.json")
+    committed = (list(record.metrics), record.summary)
+    rows = compare(committed, rerun(record.config, out / suite / path, threads))
     from eigenrnn.bench.runner import hardware
 
     here, then = hardware(), recorded_hardware(results, suite)

@@ -66,3 +66,21 @@ def test_check_records_passes_on_a_record_of_this_machine_and_fails_on_a_changed
     assert CHECK["main"](argv) == 1
     printed = capsys.readouterr().out
     assert "DIFFERS from test_metric" in printed and "0 of 1 records reproduced" in printed
+
+
+def test_check_records_reruns_a_packed_record(sweep, tmp_path, capsys):
+    import shutil
+
+    from eigenrnn.bench.records import pack_sweep
+    from eigenrnn.io import mark_output
+
+    root, specs = sweep
+    packed = tmp_path / "packed"
+    # Without the checkpoints, as the committed records are (a run directory holding them is not removed).
+    shutil.copytree(root / "tomita" / "tomita4" / "gru" / "xavier", packed / "tomita" / "tomita4" / "gru" / "xavier",
+                    ignore=shutil.ignore_patterns("*.pt"))
+    mark_output(packed, "bench")
+    assert pack_sweep(packed)[0].removed == ("tomita/tomita4/gru/xavier/seed0",)
+    argv = ["--suite", "tomita", "--record", "tomita4/gru/xavier/seed0", "--results", str(packed), "--threads", "1"]
+    assert CHECK["main"](argv) == 0
+    assert "1 of 1 records reproduced" in capsys.readouterr().out

@@ -141,7 +141,8 @@ def write_report(root: str | os.PathLike, out: str | os.PathLike, *, rtol: float
     records, failed = stats.load_runs(root)
     if not records:
         raise EigenRNNError(
-            f"no finished runs under {root}: expected <suite>/<task>/<cell>/<scheme>/seed<k>/summary.json; "
+            f"no finished runs under {root}: expected <suite>/<task>/<cell>/<scheme>/seed<k>/summary.json "
+            "or <suite>.records.jsonl.gz; "
             "run `eigenrnn bench` first"
         )
     present = sorted({r.scheme for r in records})
@@ -379,14 +380,10 @@ def _plot_task(folder: Path, task: str, runs, schemes, cells, reference=REFERENC
 
 
 def _val_curve(run: stats.RunRecord) -> dict[int, float]:
-    """``{epoch: validation metric}`` of a run, from its ``metrics.jsonl``."""
-    path = run.path / "metrics.jsonl"
-    if not path.exists():
-        return {}
+    """``{epoch: validation metric}`` of a run, from its ``metrics.jsonl`` lines (``run.history``)."""
     keys = (f"val_{run.metric_name}", "val_metric")
     curve = {}
-    for line in path.read_text().splitlines():
-        record = json.loads(line) if line.strip() else {}
+    for record in run.history:
         value = next((record[k] for k in keys if record.get(k) is not None), None)
         if "epoch" in record and value is not None:
             curve[int(record["epoch"])] = float(value)

@@ -58,17 +58,26 @@ class SweepResult:
 def plan(specs: Sequence[RunSpec], root: str | os.PathLike) -> dict[str, str]:
     """The state of every run directory: ``"done"``, ``"resume"`` or ``"new"``.
 
+    A run packed into ``<root>/<suite>.records.jsonl.gz`` (:mod:`eigenrnn.bench.records`)
+    is ``"done"`` too, unless its directory holds a summary (that one wins).
+
     Raises :class:`EigenRNNError` if an existing run was trained with a
     different configuration than ``specs`` now asks for, because mixing budgets
     in one sweep would make the comparison meaningless.
     """
+    from eigenrnn.bench.records import packed_records
+
     root = Path(root)
+    packed = packed_records(root)  # finished runs packed by `eigenrnn pack`
     states = {}
     for spec in specs:
         run_dir = root / spec.path
         if (run_dir / "config.json").exists():
             _check_same_config(spec, root)
         if (run_dir / "summary.json").exists():
+            states[spec.path] = "done"
+        elif spec.path in packed:
+            _check_same_config(spec, root, packed[spec.path].config)
             states[spec.path] = "done"
         elif (run_dir / "checkpoint.pt").exists():
             states[spec.path] = "resume"
@@ -403,14 +412,16 @@ def git_commit() -> dict:
     return {"commit": commit, "dirty": None if status is None else bool(status)}
 
 
-def _check_same_config(spec: RunSpec, root: Path) -> None:
+def _check_same_config(spec: RunSpec, root: Path, saved: dict | None = None) -> None:
+    """Refuse a run whose config.json (or packed ``saved`` config) differs from what ``spec`` asks for."""
     from eigenrnn.train import TrainConfig
 
     run_dir = root / spec.path
-    try:
-        saved = json.loads((run_dir / "config.json").read_text())
-    except (OSError, ValueError):
-        return  # unreadable leftovers of a killed run; the run starts afresh
+    if saved is None:
+        try:
+            saved = json.loads((run_dir / "config.json").read_text())
+        except (OSError, ValueError):
+            return  # unreadable leftovers of a killed run; the run starts afresh
     # Compare resolved configs (as the trainer saved them), through JSON like the file.
     wanted = TrainConfig.from_dict(spec.config_for(root)).resolve().to_dict()
     wanted = json.loads(json.dumps(wanted, default=str))

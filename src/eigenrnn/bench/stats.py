@@ -1,6 +1,7 @@
 """Reading finished benchmark runs, and the statistics the report shows.
 
-* :func:`load_runs` reads every ``summary.json`` of a sweep into :class:`RunRecord`.
+* :func:`load_runs` reads every finished run of a sweep (run directories and packed
+  records, :mod:`eigenrnn.bench.records`) into :class:`RunRecord`.
 * :func:`summarize` gives mean, sample standard deviation (``ddof=1``) and n.
 * :func:`paired_compare` compares a scheme with a baseline over the same seeds:
   wins, ties and losses with a relative tie tolerance, and the two-sided
@@ -19,7 +20,7 @@ import json
 import math
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -33,7 +34,11 @@ TIE_RTOL = 0.01
 
 @dataclass(frozen=True)
 class RunRecord:
-    """The outcome of one finished (or diverged) run, read from its ``summary.json``."""
+    """The outcome of one finished (or diverged) run, read from its ``summary.json``.
+
+    ``path`` is the run's directory under the sweep (gone for a run packed by
+    ``eigenrnn pack``); ``history`` holds its ``metrics.jsonl`` lines either way.
+    """
 
     suite: str
     task: str
@@ -53,6 +58,8 @@ class RunRecord:
     steps: int
     wall_time_s: float
     path: Path
+    #: The run's ``metrics.jsonl`` lines (one dict per epoch).
+    history: tuple[dict, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def diverged(self) -> bool:
@@ -69,32 +76,38 @@ class RunRecord:
 def load_runs(root: str | os.PathLike) -> tuple[list[RunRecord], list[Path]]:
     """All runs of the sweep at ``root``: the records with a summary, and the failed run dirs.
 
-    A run directory is ``<root>/<suite>/<task>/<cell>/<scheme>/seed<k>``; a
-    failed run is one with ``error.txt`` and no ``summary.json``.  A record's
+    A run directory is ``<root>/<suite>/<task>/<cell>/<scheme>/seed<k>``; the
+    finished ones are read, with the packed ones, through
+    :func:`eigenrnn.bench.records.iter_records`.  A failed run is a directory
+    with ``error.txt``, no ``summary.json`` and no packed record.  A record's
     ``scheme`` is that directory's name: the scheme, or the name of a
     variant (:mod:`eigenrnn.bench.variants`) whose ``init`` is its base scheme.
     """
+    from eigenrnn.bench.records import iter_records
+
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"benchmark directory {root} does not exist")
     records = []
-    for path in sorted(root.glob("*/*/*/*/seed*/summary.json")):
+    for run in iter_records(root):
+        s, parts = run.summary, run.path.split("/")
         try:
-            s = json.loads(path.read_text())
             records.append(RunRecord(
-                suite=path.parents[4].name, task=s["task"], cell=s["cell"], scheme=path.parents[1].name,
+                suite=parts[0], task=s["task"], cell=s["cell"], scheme=parts[3],
                 seed=int(s["seed"]), status=s["status"], metric_name=s["metric_name"],
                 higher_is_better=bool(s["higher_is_better"]), test_metric=s.get("test_metric"),
                 generalisation_metric=s.get("generalisation_metric"),
                 best_val_metric=s.get("best_val_metric"), target=s.get("target"),
                 epochs_to_target=s.get("epochs_to_target"), steps_to_target=s.get("steps_to_target"),
                 epochs=int(s["epochs"]), steps=int(s["steps"]), wall_time_s=float(s["wall_time_s"]),
-                path=path.parent,
+                path=root / run.path, history=run.metrics,
             ))
         except (ValueError, KeyError, TypeError) as exc:
-            raise EigenRNNError(f"{path} is not a valid run summary ({type(exc).__name__}: {exc})") from None
+            raise EigenRNNError(f"{run.source} holds no valid run summary for {run.path} "
+                                f"({type(exc).__name__}: {exc})") from None
+    done = {r.path for r in records}
     failed = [p.parent for p in sorted(root.glob("*/*/*/*/seed*/error.txt"))
-              if not (p.parent / "summary.json").exists()]
+              if not (p.parent / "summary.json").exists() and p.parent not in done]
     return records, failed
 
 
