@@ -48,7 +48,7 @@ from eigenrnn.analysis import (
 )
 from eigenrnn.analysis.trajectory import layer_trajectory
 from eigenrnn.bench.runner import git_commit, hardware
-from eigenrnn.errors import EigenRNNError, bad_value
+from eigenrnn.errors import EigenRNNError, bad_value, check_int
 from eigenrnn.init import recurrent_blocks
 from eigenrnn.io import atomic_write_json
 
@@ -361,8 +361,7 @@ def information_decay(
     for name in cells:
         if name not in CELLS:
             raise ValueError(bad_value("cells", name, f"one of {CELLS}"))
-    if isinstance(sequences, bool) or not isinstance(sequences, int) or sequences < 1:
-        raise ValueError(bad_value("sequences", sequences, "a positive int"))
+    check_int("sequences", sequences)
     return [
         analyze_run(root / "study" / task / cell / init / "seed0", sequences=sequences, data_seed=data_seed)
         for task in tasks

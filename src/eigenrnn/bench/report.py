@@ -383,11 +383,10 @@ def _val_curve(run: stats.RunRecord) -> dict[int, float]:
     path = run.path / "metrics.jsonl"
     if not path.exists():
         return {}
-    keys = (f"val_{run.metric_name}", "val_metric")
     curve = {}
     for line in path.read_text().splitlines():
         record = json.loads(line) if line.strip() else {}
-        value = next((record[k] for k in keys if record.get(k) is not None), None)
+        value = record.get("val_metric")
         if "epoch" in record and value is not None:
             curve[int(record["epoch"])] = float(value)
     return curve

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from eigenrnn.bench.profiles import RunSpec
-from eigenrnn.errors import EigenRNNError, bad_value
+from eigenrnn.errors import EigenRNNError, check_int
 from eigenrnn.io import atomic_write_json, atomic_write_text
 
 STATUSES = ("finished", "diverged", "failed", "skipped")
@@ -144,8 +144,7 @@ def run_grid(
     from eigenrnn.progress import Progress
 
     workers = (os.cpu_count() or 1) if workers is None else workers
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(bad_value("workers", workers, "a positive integer"))
+    check_int("workers", workers)
     root = Path(root)
     states, result, pending = _start(specs, root)
 
