@@ -402,6 +402,20 @@ def git_commit() -> dict:
     return {"commit": commit, "dirty": None if status is None else bool(status)}
 
 
+def commit_label() -> str:
+    """:func:`git_commit` in one line for a page's header: short sha, marked when the checkout is dirty."""
+    info = git_commit()
+    if not info["commit"]:
+        return "unknown"
+    return info["commit"][:7] + (" (with uncommitted changes)" if info["dirty"] else "")
+
+
+def hardware_label() -> str:
+    """:func:`hardware` in one line for a page's header: CPU, cores, GPU and torch version."""
+    hw = hardware()
+    return f"{hw['cpu']}, {hw['cores']} cores, {hw['cuda'] or 'no GPU'}, torch {hw['torch']}"
+
+
 def _check_same_config(spec: RunSpec, root: Path) -> None:
     from eigenrnn.train import TrainConfig
 
