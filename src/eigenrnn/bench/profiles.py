@@ -25,7 +25,7 @@ Each task's "steps to target" threshold is the task's own default
 
 >>> specs = grid("tomita", "smoke")
 >>> len(specs), specs[0].path
-(18, 'tomita/tomita4/gru/pytorch/seed0')
+(20, 'tomita/tomita4/gru/pytorch/seed0')
 """
 
 from __future__ import annotations
