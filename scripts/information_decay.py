@@ -46,9 +46,11 @@ from eigenrnn.analysis import (
     mean_jacobian_eigenvalues,
     save_figure,
 )
+from eigenrnn.analysis.plots import new_figure
+from eigenrnn.analysis.report import lag_below
 from eigenrnn.analysis.trajectory import layer_trajectory
-from eigenrnn.bench.runner import git_commit, hardware
-from eigenrnn.errors import EigenRNNError, bad_value
+from eigenrnn.bench.runner import commit_label, hardware_label
+from eigenrnn.errors import EigenRNNError, bad_value, check_int
 from eigenrnn.init import recurrent_blocks
 from eigenrnn.io import atomic_write_json
 
@@ -163,17 +165,6 @@ _GATE_NAMES = {"rnn": "W_hh", "gru": "candidate W_hn", "lstm": "cell input W_hg"
 
 def _complex_pairs(values: np.ndarray) -> list[list[float]]:
     return [[float(v.real), float(v.imag)] for v in np.asarray(values, dtype=np.complex128)]
-
-
-def lag_below(curve: Any, threshold: float) -> int | None:
-    """First lag ``s`` with ``curve[s] < threshold``, ``None`` if it never gets there.
-
-    >>> lag_below([1.0, 0.1, 0.01, 0.0005], 1e-3)
-    3
-    """
-    values = np.asarray(curve, dtype=np.float64)
-    hits = np.nonzero(values < threshold)[0]
-    return int(hits[0]) if hits.size else None
 
 
 def extrapolated_lag(factor: float, threshold: float) -> float | None:
@@ -361,8 +352,7 @@ def information_decay(
     for name in cells:
         if name not in CELLS:
             raise ValueError(bad_value("cells", name, f"one of {CELLS}"))
-    if isinstance(sequences, bool) or not isinstance(sequences, int) or sequences < 1:
-        raise ValueError(bad_value("sequences", sequences, "a positive int"))
+    check_int("sequences", sequences)
     return [
         analyze_run(root / "study" / task / cell / init / "seed0", sequences=sequences, data_seed=data_seed)
         for task in tasks
@@ -373,19 +363,10 @@ def information_decay(
 # -- figures -------------------------------------------------------------------
 
 
-def _figure(width: float, height: float):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
 def plot_decay(results: Sequence[CellDecay], task: str) -> Any:
     """One panel per cell: m(s) and g(s) on a log axis, trained (solid) and at initialization (dashed)."""
     rows = [r for r in results if r.task == task]
-    fig = _figure(4.2 * len(rows), 4.0)
+    fig = new_figure(4.2 * len(rows), 4.0)
     axes = fig.subplots(1, len(rows), sharey=True, squeeze=False)[0]
     for ax, r in zip(axes, rows):
         lags = np.arange(r.steps + 1)
@@ -410,7 +391,7 @@ def plot_decay(results: Sequence[CellDecay], task: str) -> Any:
 def plot_spectra(results: Sequence[CellDecay], task: str) -> Any:
     """Rows init/trained, one column per cell: eigenvalues of W (o) and of the mean Jacobian J̄ (x)."""
     rows = [r for r in results if r.task == task]
-    fig = _figure(4.0 * len(rows), 8.0)
+    fig = new_figure(4.0 * len(rows), 8.0)
     grid = fig.subplots(2, len(rows), squeeze=False)
     theta = np.linspace(0, 2 * np.pi, 361)
     for col, r in enumerate(rows):
@@ -435,16 +416,6 @@ def plot_spectra(results: Sequence[CellDecay], task: str) -> Any:
 # -- report ----------------------------------------------------------------------
 
 
-def _commit() -> str:
-    sha = git_commit()["commit"]
-    return sha[:7] if sha else "unknown"
-
-
-def _hardware() -> str:
-    hw = hardware()
-    return f"{hw['cpu']}, {hw['cores']} cores, torch {hw['torch']}"
-
-
 def write_outputs(results: Sequence[CellDecay], out: str | Path, *, command: str, runs_dir: str | Path) -> list[Path]:
     """Write ``information_decay.json`` and two figures per task into ``out``; return the paths."""
     out = Path(out)
@@ -462,8 +433,8 @@ def write_outputs(results: Sequence[CellDecay], out: str | Path, *, command: str
     payload = {
         "meta": {
             "command": command,
-            "commit": _commit(),
-            "hardware": _hardware(),
+            "commit": commit_label(),
+            "hardware": hardware_label(),
             "written": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "threshold": THRESHOLD,
             "study": study_meta,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import torch
 
@@ -61,10 +62,19 @@ def test_smoke_profile_bench_report_and_rerun(tmp_path, capsys):
 def test_dry_run_writes_nothing_and_bad_arguments(tmp_path, capsys):
     out = tmp_path / "bench"
     assert main(["bench", "--suite", "tomita", "--profile", "cpu", "--out", str(out), "--dry-run"]) == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed, err = captured.out, captured.err
     b = profiles.budget("tomita", "cpu")
     n_runs = len(b.tasks) * len(b.cells) * len(profiles.default_schemes()) * b.seeds
-    assert "| cpu | tomita |" in printed and "tomita:" in printed
+    # The budget table's row is this budget.
+    assert f"| cpu | tomita | tomita1-7 | {', '.join(b.cells)} | {b.seeds} | {b.hidden} | {b.layers} | {b.epochs} |" in printed
+    # Runs the scheme refuses, in closed form: rescaled Glorot needs n >= 164, chrono has no gates on a plain RNN.
+    assert b.hidden < 164 and "rnn" in b.cells
+    skipped = {scheme: int(n) for n, scheme in re.findall(r"not running (\d+) (\S+) runs", err)}
+    assert skipped == {"rescaled-glorot": len(b.tasks) * len(b.cells) * b.seeds, "xavier+chrono": len(b.tasks) * b.seeds}
+    planned = n_runs - sum(skipped.values())
+    assert f"tomita: {planned} runs ({planned} new, 0 to resume, 0 finished) -> {out / 'tomita'}/" in printed.splitlines()
+    assert sum(line.startswith("variant xavier+chrono on tomita") for line in printed.splitlines()) == len(b.tasks)
     assert not out.exists()
     assert main(["bench", "--suite", "tomita", "--profile", "smoke", "--out", str(out), "--schemes", "nope"]) == 2
     assert "schemes: got 'nope'" in capsys.readouterr().err

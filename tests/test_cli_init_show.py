@@ -15,7 +15,7 @@ def test_init_show_writes_png_and_prints_every_block(tmp_path, capsys):
 
 
 def test_init_show_irnn_radius_is_one(tmp_path, capsys):
-    main(["init-show", "--scheme", "irnn", "--size", "8", "--cell", "rnn", "--out", str(tmp_path / "i.png")])
+    assert main(["init-show", "--scheme", "irnn", "--size", "8", "--cell", "rnn", "--out", str(tmp_path / "i.png")]) == 0
     line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("l0.fwd.h"))
     assert float(line.split()[-1]) == 1.0
 

@@ -16,7 +16,6 @@ from eigenrnn.train import load_checkpoint, train
 
 from conftest import REPO_ROOT
 
-SCRIPT = runpy.run_path(str(REPO_ROOT / "scripts" / "information_decay.py"), run_name="information_decay")
 TASKS = ("tomita3", "adding")
 TINY = {"hidden": 6, "epochs": 1, "train_size": 32, "val_size": 16, "test_size": 16, "batch_size": 16,
         "lr": 1e-2, "device": "cpu", "track_spectrum_every": 1}
@@ -24,14 +23,20 @@ GATE_ROW = {"rnn": 0, "lstm": 2, "gru": 2}  # index of the candidate block among
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory):
+def script():
+    """The script's namespace, loaded when a test first needs it (nothing runs at collection)."""
+    return runpy.run_path(str(REPO_ROOT / "scripts" / "information_decay.py"), run_name="information_decay")
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory, script):
     runs = tmp_path_factory.mktemp("study") / "runs"
     for task in TASKS:
         options = {"length": 8} if task == "adding" else {}
         for cell in ("rnn", "lstm", "gru"):
             out = runs / "study" / task / cell / "xavier" / "seed0"
             train({**TINY, "task": task, "task_options": options, "cell": cell, "init": "xavier", "out": str(out)}, progress=False)
-    results = SCRIPT["information_decay"](runs, TASKS, sequences=3)
+    results = script["information_decay"](runs, TASKS, sequences=3)
     return runs, {(r.task, r.cell): r for r in results}
 
 
@@ -107,18 +112,18 @@ def test_memory_curve_and_w_spectrum_use_the_candidate_block(study, cell):
     assert r.trained.w_radius == pytest.approx(np.abs(np.linalg.eigvals(w)).max(), rel=1e-9)
 
 
-def test_init_model_is_the_runs_recorded_initialization(study):
+def test_init_model_is_the_runs_recorded_initialization(study, script):
     _, results = study
     for r in results.values():
         assert r.init_match < 1e-5
         tracked = SpectrumTracker.load(f"{r.run_dir}/spectra.npz")
         key = f"rnn.l0.fwd.{r.gate}"
         # training moved the weights, so "init" and "trained" are different models
-        assert SCRIPT["eigenvalue_set_distance"](r.trained.w_eigenvalues, tracked.spectra[key][0]) > 1e-4
-        assert SCRIPT["eigenvalue_set_distance"](r.init_state.w_eigenvalues, tracked.spectra[key][0]) < 1e-5
+        assert script["eigenvalue_set_distance"](r.trained.w_eigenvalues, tracked.spectra[key][0]) > 1e-4
+        assert script["eigenvalue_set_distance"](r.init_state.w_eigenvalues, tracked.spectra[key][0]) < 1e-5
 
 
-def test_a_rebuilt_init_that_does_not_match_spectra_npz_is_refused(study, tmp_path):
+def test_a_rebuilt_init_that_does_not_match_spectra_npz_is_refused(study, script, tmp_path):
     runs, results = study
     run_dir = results[("adding", "gru")].run_dir
     import shutil
@@ -129,32 +134,32 @@ def test_a_rebuilt_init_that_does_not_match_spectra_npz_is_refused(study, tmp_pa
     tracker.snapshot(0)
     tracker.save(copy / "spectra.npz")
     with pytest.raises(EigenRNNError, match="not this run's initialization"):
-        SCRIPT["analyze_run"](copy, sequences=2)
+        script["analyze_run"](copy, sequences=2)
     tracker = SpectrumTracker(torch.nn.ModuleDict({"cell": torch.nn.GRU(2, 6)}))
     tracker.save(copy / "spectra.npz")
     with pytest.raises(EigenRNNError, match="no snapshot at step 0"):
-        SCRIPT["analyze_run"](copy, sequences=2)
+        script["analyze_run"](copy, sequences=2)
     tracker.snapshot(0)
     tracker.save(copy / "spectra.npz")
     with pytest.raises(EigenRNNError, match="no block 'rnn.l0.fwd.n'"):
-        SCRIPT["analyze_run"](copy, sequences=2)
+        script["analyze_run"](copy, sequences=2)
     (copy / "summary.json").unlink()
     with pytest.raises(FileNotFoundError, match="summary.json not found"):
-        SCRIPT["analyze_run"](copy, sequences=2)
+        script["analyze_run"](copy, sequences=2)
 
 
-def test_lags_and_extrapolation():
-    lag_below, extrapolated_lag = SCRIPT["lag_below"], SCRIPT["extrapolated_lag"]
+def test_lags_and_extrapolation(script):
+    lag_below, extrapolated_lag = script["lag_below"], script["extrapolated_lag"]
     assert lag_below([1.0, 0.5, 1e-3, 1e-4], 1e-3) == 3
     assert lag_below([1.0, 2.0], 1e-3) is None
     assert extrapolated_lag(0.5, 1e-3) == 10  # 0.5**10 < 1e-3 < 0.5**9
     assert extrapolated_lag(1.0, 1e-3) is None
 
 
-def test_outputs_and_command_line(study, tmp_path, capsys):
+def test_outputs_and_command_line(study, script, tmp_path, capsys):
     runs, _ = study
     out = tmp_path / "out"
-    assert SCRIPT["main"]([str(runs), "--out", str(out), "--tasks", "adding", "--sequences", "2"]) == 0
+    assert script["main"]([str(runs), "--out", str(out), "--tasks", "adding", "--sequences", "2"]) == 0
     for name in ("decay_adding.png", "eigenvalues_adding.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     data = json.loads((out / "information_decay.json").read_text())
@@ -165,5 +170,5 @@ def test_outputs_and_command_line(study, tmp_path, capsys):
     assert data["meta"]["threshold"] == 1e-3 and data["meta"]["commit"]
     assert "| adding | gru | trained |" in capsys.readouterr().out
 
-    assert SCRIPT["main"]([str(tmp_path / "missing"), "--out", str(out)]) == 2
+    assert script["main"]([str(tmp_path / "missing"), "--out", str(out)]) == 2
     assert "missing/study not found" in capsys.readouterr().err

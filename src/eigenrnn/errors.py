@@ -33,14 +33,21 @@ def bad_value(argument: str, value: object, allowed: str) -> str:
     return f"{argument}: got {value!r}; expected {allowed}"
 
 
-def check_int(argument: str, value: object, minimum: int = 1) -> int:
+def check_int(argument: str, value: object, minimum: int | None = 1, *, allowed: str | None = None) -> int:
     """Return ``value`` if it is an int (not a bool) ``>= minimum``, else raise ValueError.
+
+    ``minimum=None`` accepts any int (e.g. a seed); ``allowed`` replaces the
+    default description of what is accepted in the message.
 
     >>> check_int("hidden", 0)
     Traceback (most recent call last):
     ...
     ValueError: hidden: got 0; expected a positive int
+    >>> check_int("lag", 3, minimum=0)
+    3
     """
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(bad_value(argument, value, "a positive int" if minimum == 1 else f"an int >= {minimum}"))
+    if isinstance(value, bool) or not isinstance(value, int) or (minimum is not None and value < minimum):
+        if allowed is None:
+            allowed = "an int" if minimum is None else "a positive int" if minimum == 1 else f"an int >= {minimum}"
+        raise ValueError(bad_value(argument, value, allowed))
     return value

@@ -20,7 +20,7 @@ from typing import Callable, Iterator, Mapping
 import torch
 from torch import nn
 
-from eigenrnn.errors import bad_value
+from eigenrnn.errors import bad_value, check_int
 from eigenrnn.spectrum import (
     Spectrum,
     SpectrumMixture,
@@ -210,8 +210,7 @@ def rescaled_glorot_scale(n: int, quantile: float = 0.95) -> float:
     calibration constant was not available to us.  ``gamma_n <= 0`` (n below
     164) leaves ``c_n`` undefined and raises ValueError.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-        raise ValueError(bad_value("n", n, "an integer >= 2"))
+    check_int("n", n, minimum=2)
     if not (0.0 < quantile < 1.0):
         raise ValueError(bad_value("quantile", quantile, "a number in (0, 1)"))
     gamma = math.log(n / (2 * math.pi)) - 2 * math.log(math.log(n))
@@ -483,8 +482,7 @@ def horizon_spectrum(horizon: int, base: Spectrum | None = None) -> Spectrum:
 
 
 def _check_horizon(horizon) -> int:
-    if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 2:
-        raise ValueError(bad_value("horizon", horizon, "the task's sequence length, an int >= 2"))
+    check_int("horizon", horizon, minimum=2, allowed="the task's sequence length, an int >= 2")
     return horizon
 
 

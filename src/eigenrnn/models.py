@@ -64,8 +64,7 @@ def _resolve_generator(seed: int | None, generator: torch.Generator | None) -> t
     if seed is not None and generator is not None:
         raise ValueError("seed and generator: pass at most one of them")
     if seed is not None:
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise ValueError(bad_value("seed", seed, "an int"))
+        check_int("seed", seed, minimum=None)
         return torch.Generator().manual_seed(seed)
     return generator
 
@@ -135,12 +134,6 @@ def build_rnn(
     rnn = _construct(_RNN_CLASSES[cell], input_size, hidden, **kwargs)
     init_rnn(rnn, init, generator=generator, **dict(init_kwargs or {}))
     return rnn
-
-
-def final_state_of(state: Tensor | tuple[Tensor, Tensor]) -> Tensor:
-    """The top layer's hidden state ``(B, H)`` from an RNN/GRU ``h`` or an LSTM ``(h, c)``."""
-    h = state[0] if isinstance(state, tuple) else state
-    return h[-1]
 
 
 class SequenceModel(nn.Module):

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import torch
 
-from eigenrnn.errors import bad_value
+from eigenrnn.errors import bad_value, check_int
 
 Distribution = Literal["uniform", "ring", "timescale"]
 _DISTRIBUTIONS = ("uniform", "ring", "timescale")
@@ -237,8 +237,7 @@ def _real_pair(name: str, value: object, pair: str) -> tuple[float, float]:
 
 
 def _check_size(n: int) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(bad_value("n", n, "a positive integer"))
+    check_int("n", n)
     return n
 
 

@@ -10,7 +10,7 @@ only at an equal thread count, so the bench workers use the same default.
 
 from __future__ import annotations
 
-from eigenrnn.errors import bad_value
+from eigenrnn.errors import check_int
 
 DEFAULT_THREADS = 1
 
@@ -26,8 +26,7 @@ def set_threads(n: int) -> int:
     """
     import torch
 
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(bad_value("threads", n, "a positive int"))
+    check_int("threads", n)
     torch.set_num_threads(n)
     try:
         torch.set_num_interop_threads(n)

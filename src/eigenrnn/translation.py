@@ -105,8 +105,7 @@ def load_translator(source: Any, tokenizer: Any = None) -> tuple[Any, Any, int |
 
 
 def _check_beam(beam: object) -> int:
-    if isinstance(beam, bool) or not isinstance(beam, int) or beam < 1:
-        raise ValueError(bad_value("beam", beam, "an int >= 1 (1 is greedy decoding, k > 1 a beam of k)"))
+    check_int("beam", beam, allowed="an int >= 1 (1 is greedy decoding, k > 1 a beam of k)")
     return beam
 
 

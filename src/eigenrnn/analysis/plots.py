@@ -24,11 +24,13 @@ __all__ = [
     "plot_decay_curves",
     "plot_eigenvalue_trajectories",
     "plot_mode_energy",
+    "new_figure",
     "save_figure",
 ]
 
 
-def _figure(width: float = 6.0, height: float = 5.0):
+def new_figure(width: float = 6.0, height: float = 5.0):
+    """An empty ``width`` x ``height`` inch Figure on its own Agg canvas (no pyplot), constrained layout."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -67,7 +69,7 @@ def plot_eigenvalues(spectra: Mapping[str, Any], *, title: str = "Eigenvalues") 
         title: figure title.
     """
     spectra = _check_mapping(spectra, "spectra")
-    fig = _figure()
+    fig = new_figure()
     ax = fig.add_subplot()
     _unit_circle(ax)
     markers = "o^sxD+v*"
@@ -104,7 +106,7 @@ def plot_modulus_histogram(
     moduli = {label: np.abs(_numpy(v, f"spectra[{label!r}]", complex_=True).ravel()) for label, v in spectra.items()}
     top = max(1.05, max(float(np.nanmax(m, initial=0.0)) for m in moduli.values()) * 1.02)
     edges = np.linspace(0.0, top, bins + 1)
-    fig = _figure(6.0, 4.0)
+    fig = new_figure(6.0, 4.0)
     ax = fig.add_subplot()
     for label, m in moduli.items():
         ax.hist(m[np.isfinite(m)], bins=edges, alpha=0.55, label=f"{label} (n={m.size})", density=density)
@@ -131,7 +133,7 @@ def plot_decay_curves(
         curves: ``{label: values (s_max + 1,)}``, index = lag.
     """
     curves = _check_mapping(curves, "curves")
-    fig = _figure(6.5, 4.0)
+    fig = new_figure(6.5, 4.0)
     ax = fig.add_subplot()
     for label, values in curves.items():
         y = _numpy(values, f"curves[{label!r}]").ravel()
@@ -164,7 +166,7 @@ def plot_eigenvalue_trajectories(tracked: Any, block: str, *, highlight: int = 5
     lam = np.asarray(tracked.spectra[block])
     if lam.shape[0] == 0:
         raise ValueError(bad_value("tracked", "no snapshots", "at least one snapshot"))
-    fig = _figure(11.0, 4.6)
+    fig = new_figure(11.0, 4.6)
     left, right = fig.subplots(1, 2)
     modulus = np.abs(lam)
     for k in range(modulus.shape[1] - 1, -1, -1):
@@ -208,7 +210,7 @@ def plot_mode_energy(energy: Any, *, eigenvalues: Any = None, top: int = 4, titl
     e = _numpy(energy, "energy")
     if e.ndim != 2 or e.shape[0] == 0 or e.shape[1] == 0:
         raise ValueError(bad_value("energy.shape", e.shape, "(T, n) with T, n >= 1"))
-    fig = _figure(7.0, 6.0)
+    fig = new_figure(7.0, 6.0)
     heat, share = fig.subplots(2, 1, height_ratios=(2, 1), sharex=True)
     positive = e[e > 0]
     floor = positive.min() if positive.size else 1e-300

@@ -24,7 +24,7 @@ from eigenrnn.analysis.trajectory import layer_trajectory
 from eigenrnn.errors import bad_value
 from eigenrnn.io import atomic_write_json, atomic_write_text
 
-__all__ = ["BlockResult", "LayerResult", "Report", "analyze", "recurrent_modules", "summary_table", "write_report"]
+__all__ = ["BlockResult", "LayerResult", "Report", "analyze", "lag_below", "recurrent_modules", "summary_table", "write_report"]
 
 # The gate whose recurrent matrix plays the role of a vanilla RNN's W_hh: the
 # candidate (GRU) / cell input (LSTM) transform.  Its eigenbasis is used for the
@@ -237,7 +237,18 @@ def _slug(label: str) -> str:
     return label.replace(".", "_").replace("/", "_") or "root"
 
 
-def _lag_below(curve: torch.Tensor, threshold: float) -> int | None:
+def lag_below(curve: Any, threshold: float) -> int | None:
+    """First lag ``s`` with ``curve[s] < threshold``, ``None`` if it never gets there.
+
+    A tensor is compared in its own dtype; anything else (a list, an array) as float64.
+
+    >>> lag_below([1.0, 0.1, 0.01, 0.0005], 1e-3)
+    3
+    >>> lag_below(torch.tensor([1.0, 2.0]), 1e-3) is None
+    True
+    """
+    if not isinstance(curve, torch.Tensor):
+        curve = torch.as_tensor(np.asarray(curve, dtype=np.float64))
     below = torch.nonzero(curve < threshold)
     return int(below[0]) if below.numel() else None
 
@@ -360,7 +371,7 @@ def _markdown(report: Report, figures: list[tuple[str, str, str]]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for label, layer in report.layers.items():
-        lag = _lag_below(layer.gradient.curve, 1e-3)
+        lag = lag_below(layer.gradient.curve, 1e-3)
         fp = layer.fixed_points
         lines.append(
             f"| `{label}` | {layer.kind} | {layer.input_source} | {layer.steps} × {layer.batch} | {_fmt(float(layer.gradient.curve[-1]))} | "

@@ -40,7 +40,7 @@ from typing import Any, Callable, Sequence
 
 from eigenrnn.bench.profiles import RunSpec
 from eigenrnn.bench.runner import SweepResult, _record, _run_one, _start, run_grid
-from eigenrnn.errors import EigenRNNError, bad_value
+from eigenrnn.errors import EigenRNNError, bad_value, check_int
 from eigenrnn.io import atomic_path, atomic_write_text
 
 BACKENDS = ("local", "ray")
@@ -60,10 +60,9 @@ class LocalBackend:
     name = "local"
 
     def __init__(self, workers: int | None = None, threads: int = 1) -> None:
-        if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-            raise ValueError(bad_value("workers", workers, "a positive integer"))
-        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-            raise ValueError(bad_value("threads", threads, "a positive integer"))
+        if workers is not None:
+            check_int("workers", workers)
+        check_int("threads", threads)
         self.workers = (os.cpu_count() or 1) if workers is None else workers
         self.threads = threads
 
@@ -115,18 +114,16 @@ class RayBackend:
 
     def __init__(self, address: str | None = None, *, cpus_per_run: int = 1, gpus_per_run: float = 0.0,
                  num_cpus: int | None = None, max_retries: int = 3) -> None:
-        if isinstance(cpus_per_run, bool) or not isinstance(cpus_per_run, int) or cpus_per_run < 1:
-            raise ValueError(bad_value("cpus_per_run", cpus_per_run, "a positive integer"))
+        check_int("cpus_per_run", cpus_per_run)
         if not (isinstance(gpus_per_run, (int, float)) and math.isfinite(gpus_per_run) and gpus_per_run >= 0):
             raise ValueError(bad_value("gpus_per_run", gpus_per_run, "a number >= 0 (e.g. 0.25 for four runs per GPU)"))
         if gpus_per_run > 1 and gpus_per_run != int(gpus_per_run):
             raise ValueError(bad_value("gpus_per_run", gpus_per_run, "a fraction of one GPU or a whole number of GPUs"))
         if num_cpus is not None and address is not None:
             raise ValueError(bad_value("num_cpus", num_cpus, "None when joining a cluster (its nodes set their CPUs)"))
-        if num_cpus is not None and (isinstance(num_cpus, bool) or not isinstance(num_cpus, int) or num_cpus < 1):
-            raise ValueError(bad_value("num_cpus", num_cpus, "a positive integer"))
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-            raise ValueError(bad_value("max_retries", max_retries, "an integer >= 0"))
+        if num_cpus is not None:
+            check_int("num_cpus", num_cpus)
+        check_int("max_retries", max_retries, minimum=0)
         self.address, self.cpus_per_run, self.gpus_per_run = address, cpus_per_run, float(gpus_per_run)
         self.num_cpus, self.max_retries = num_cpus, max_retries
         self._ray = None

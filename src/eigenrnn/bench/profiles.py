@@ -25,7 +25,7 @@ Each task's "steps to target" threshold is the task's own default
 
 >>> specs = grid("tomita", "smoke")
 >>> len(specs), specs[0].path
-(18, 'tomita/tomita4/gru/pytorch/seed0')
+(20, 'tomita/tomita4/gru/pytorch/seed0')
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from eigenrnn.errors import bad_value
+from eigenrnn.errors import bad_value, check_int
 
 CELLS = ("rnn", "lstm", "gru")
 PROFILES = ("smoke", "cpu", "gpu")
@@ -226,8 +226,8 @@ def grid(
     if cells is not None:
         for name in cells:
             _check_choice("cells", name, CELLS)
-    if seeds is not None and (isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1):
-        raise ValueError(bad_value("seeds", seeds, "a positive integer"))
+    if seeds is not None:
+        check_int("seeds", seeds)
 
     specs = []
     for name in names:

@@ -381,10 +381,9 @@ def _plot_task(folder: Path, task: str, runs, schemes, cells, reference=REFERENC
 
 def _val_curve(run: stats.RunRecord) -> dict[int, float]:
     """``{epoch: validation metric}`` of a run, from its ``metrics.jsonl`` lines (``run.history``)."""
-    keys = (f"val_{run.metric_name}", "val_metric")
     curve = {}
     for record in run.history:
-        value = next((record[k] for k in keys if record.get(k) is not None), None)
+        value = record.get("val_metric")
         if "epoch" in record and value is not None:
             curve[int(record["epoch"])] = float(value)
     return curve

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from eigenrnn.bench.profiles import RunSpec
-from eigenrnn.errors import EigenRNNError, bad_value
+from eigenrnn.errors import EigenRNNError, check_int
 from eigenrnn.io import atomic_write_json, atomic_write_text
 
 STATUSES = ("finished", "diverged", "failed", "skipped")
@@ -153,8 +153,7 @@ def run_grid(
     from eigenrnn.progress import Progress
 
     workers = (os.cpu_count() or 1) if workers is None else workers
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(bad_value("workers", workers, "a positive integer"))
+    check_int("workers", workers)
     root = Path(root)
     states, result, pending = _start(specs, root)
 
@@ -410,6 +409,20 @@ def git_commit() -> dict:
     commit = git("rev-parse", "HEAD")
     status = git("status", "--porcelain") if commit else None
     return {"commit": commit, "dirty": None if status is None else bool(status)}
+
+
+def commit_label() -> str:
+    """:func:`git_commit` in one line for a page's header: short sha, marked when the checkout is dirty."""
+    info = git_commit()
+    if not info["commit"]:
+        return "unknown"
+    return info["commit"][:7] + (" (with uncommitted changes)" if info["dirty"] else "")
+
+
+def hardware_label() -> str:
+    """:func:`hardware` in one line for a page's header: CPU, cores, GPU and torch version."""
+    hw = hardware()
+    return f"{hw['cpu']}, {hw['cores']} cores, {hw['cuda'] or 'no GPU'}, torch {hw['torch']}"
 
 
 def _check_same_config(spec: RunSpec, root: Path, saved: dict | None = None) -> None:

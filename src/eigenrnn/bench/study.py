@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from eigenrnn.bench.profiles import RunSpec
-from eigenrnn.bench.runner import git_commit, hardware, run_grid
+from eigenrnn.bench.runner import commit_label, hardware_label, run_grid
 from eigenrnn.errors import EigenRNNError, bad_value
 from eigenrnn.io import atomic_write_json, atomic_write_text
 
@@ -523,18 +523,6 @@ def markdown(result: Mapping[str, Any], figures: Sequence[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _commit() -> str:
-    info = git_commit()
-    if not info["commit"]:
-        return "unknown"
-    return info["commit"][:7] + (" (with uncommitted changes)" if info["dirty"] else "")
-
-
-def _hardware() -> str:
-    hw = hardware()
-    return f"{hw['cpu']}, {hw['cores']} cores, {hw['cuda'] or 'no GPU'}, torch {hw['torch']}"
-
-
 def run_study(profile: str, out: str | os.PathLike, *, workers: int | None = None, progress: bool = True,
               backend: Any = None, threads: int = 1) -> dict[str, Any]:
     """Train the study grid under ``out/runs`` (resumably) and write the summary, figures and page.
@@ -564,8 +552,8 @@ def run_study(profile: str, out: str | os.PathLike, *, workers: int | None = Non
         "meta": {
             "profile": profile,
             "note": STUDY_PROFILES[profile].note,
-            "commit": _commit(),
-            "hardware": _hardware(),
+            "commit": commit_label(),
+            "hardware": hardware_label(),
             "seeds": STUDY_PROFILES[profile].seeds,
             "written": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "thresholds": {task: str(t) for task, t in THRESHOLDS.items()} if apply else "not applied",

@@ -43,7 +43,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from eigenrnn.errors import bad_value
+from eigenrnn.errors import bad_value, check_int
 
 
 class _Horizon:
@@ -133,8 +133,7 @@ class Variant:
             the variant calibrates (the key is absent otherwise, so that the
             config of a plain scheme is what it always was).
         """
-        if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
-            raise ValueError(bad_value("horizon", horizon, "a positive int (the task's sequence length)"))
+        check_int("horizon", horizon, allowed="a positive int (the task's sequence length)")
         kwargs = {key: horizon if value is HORIZON else value for key, value in self.init_kwargs.items()}
         fields: dict[str, Any] = {"init": self.scheme, "init_kwargs": kwargs}
         if self.calibrate is not None:

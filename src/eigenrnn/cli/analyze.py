@@ -76,12 +76,8 @@ def _check_out(args: argparse.Namespace) -> Path:
 
 
 def _load_project_checkpoint(path: Path) -> Any:
-    try:
-        from eigenrnn.train.checkpoint import load_checkpoint
-    except ImportError as exc:
-        raise EigenRNNError(
-            f"cannot read eigenrnn checkpoints ({exc}); for a plain state_dict pass --cell and --hidden"
-        ) from None
+    from eigenrnn.train.checkpoint import load_checkpoint
+
     try:
         return load_checkpoint(path)
     except CheckpointError as exc:
@@ -91,10 +87,8 @@ def _load_project_checkpoint(path: Path) -> Any:
 def _task_inputs(name: str, args: argparse.Namespace, ckpt: Any) -> torch.Tensor:
     import torch
 
-    try:
-        from eigenrnn.tasks import get_task
-    except ImportError as exc:
-        raise EigenRNNError(f"--task needs eigenrnn.tasks ({exc})") from None
+    from eigenrnn.tasks import get_task
+
     options = dict(ckpt.config.task_options) if ckpt is not None and ckpt.config.task == name else {}
     task = get_task(name, **options)
     x = task.example_inputs(args.batch, args.seed, tokenizer=getattr(ckpt, "tokenizer", None))

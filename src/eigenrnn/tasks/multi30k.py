@@ -36,7 +36,7 @@ import sacrebleu
 import torch
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
-from eigenrnn.errors import DataError, bad_value
+from eigenrnn.errors import DataError, bad_value, check_int
 from eigenrnn.io import atomic_write_text
 from eigenrnn.tasks.download import cache_dir, default_data_dirs, fetch, sha256_file
 
@@ -181,8 +181,7 @@ def train_tokenizer(pairs: Iterable[tuple[str, str]], vocab_size: int = 8000) ->
     Returns:
         a trained :class:`tokenizers.Tokenizer`.
     """
-    if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size <= len(SPECIAL_TOKENS):
-        raise ValueError(bad_value("vocab_size", vocab_size, f"an int > {len(SPECIAL_TOKENS)}"))
+    check_int("vocab_size", vocab_size, minimum=len(SPECIAL_TOKENS) + 1)
     sentences: list[str] = []
     for pair in pairs:
         if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(isinstance(s, str) for s in pair)):
@@ -250,8 +249,8 @@ def encode_batch(
     if isinstance(sentences, str) or len(sentences) == 0 or not all(isinstance(s, str) for s in sentences):
         raise ValueError(bad_value("sentences", sentences, "a non-empty sequence of strs"))
     extra = int(add_bos) + int(add_eos)
-    if max_len is not None and (isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < extra + 1):
-        raise ValueError(bad_value("max_len", max_len, f"None or an int >= {extra + 1}"))
+    if max_len is not None:
+        check_int("max_len", max_len, minimum=extra + 1, allowed=f"None or an int >= {extra + 1}")
     pad, bos, eos = (_special_id(tokenizer, t) for t in (PAD, BOS, EOS))
     rows = []
     for encoding in tokenizer.encode_batch(list(sentences), add_special_tokens=False):

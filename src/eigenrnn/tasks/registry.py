@@ -33,14 +33,13 @@ class Batch:
     """One mini-batch, time-first.
 
     ``x`` is ``(T, B)`` long or ``(T, B, F)`` float; ``y`` is ``(B,)`` long,
-    ``(B, O)`` float, ``(T, B)`` long or ``(T, B, O)`` float; ``lengths`` and
-    ``y_lengths`` are ``(B,)`` true lengths of padded inputs and targets.
+    ``(B, O)`` float, ``(T, B)`` long or ``(T, B, O)`` float; ``lengths`` are
+    the ``(B,)`` true lengths of padded inputs.
     """
 
     x: Tensor
     y: Tensor
     lengths: Tensor | None = None
-    y_lengths: Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -86,7 +85,7 @@ class SequenceDataset:
     def batch(self, index: Tensor) -> Batch:
         """Gather the examples at ``index`` (on the data's device), trimming padding to the longest."""
         x = self.x.index_select(1, index)
-        lengths = y_lengths = None
+        lengths = None
         if self.lengths is not None:
             lengths = self.lengths.index_select(0, index)
             x = x[: int(lengths.max())]
@@ -94,7 +93,7 @@ class SequenceDataset:
         if self.y_lengths is not None:
             y_lengths = self.y_lengths.index_select(0, index)
             y = y[: int(y_lengths.max())]
-        return Batch(x, y, lengths, y_lengths)
+        return Batch(x, y, lengths)
 
 
 @dataclass
@@ -152,7 +151,6 @@ class Task:
     sizes: tuple[int, int, int]
     options: Mapping[str, Any]
     score_last: int | None = None
-    has_generalisation: bool = False
     _builder: Builder | None = field(default=None, repr=False, compare=False)
     _examples: Callable[..., Tensor] | None = field(default=None, repr=False, compare=False)
 
@@ -205,12 +203,11 @@ class Task:
         """
         if tokenizer is not None and self.kind != "seq2seq":
             raise ValueError(bad_value("tokenizer", type(tokenizer).__name__, f"None for task {self.name!r}"))
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise ValueError(bad_value("seed", seed, "an int"))
+        check_int("seed", seed, minimum=None)
         sizes = {}
         for name, value in (("train_size", train_size), ("val_size", val_size), ("test_size", test_size)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise ValueError(bad_value(name, value, "a positive int or None"))
+            if value is not None:
+                check_int(name, value, allowed="a positive int or None")
             sizes[name.removesuffix("_size")] = value
         if self.kind == "seq2seq":
             return self._builder(self, seed, sizes, tokenizer)
@@ -292,7 +289,6 @@ def _tomita_task(k: int, per_length: int | None = None) -> Task:
         target_split="train",
         sizes=(0, 0, 0),  # whatever tomita.splits generates
         options={"grammar": k, "per_length": per_length},
-        has_generalisation=True,
         _builder=_tomita_build,
         _examples=_tomita_examples,
     )

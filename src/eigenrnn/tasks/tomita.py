@@ -44,7 +44,7 @@ from typing import Iterable, Sequence
 
 import torch
 
-from eigenrnn.errors import bad_value
+from eigenrnn.errors import bad_value, check_int
 
 __all__ = [
     "GRAMMARS",
@@ -234,16 +234,14 @@ def _draw(machine: DFA, length: int, n: int, accept: bool, rng: random.Random) -
 def _check_lengths(lengths: Iterable[int]) -> list[int]:
     lengths = list(lengths)
     for length in lengths:
-        if isinstance(length, bool) or not isinstance(length, int) or length < 0:
-            raise ValueError(bad_value("lengths", length, "non-negative ints"))
+        check_int("lengths", length, minimum=0, allowed="non-negative ints")
     if len(set(lengths)) != len(lengths):
         raise ValueError(bad_value("lengths", lengths, "distinct lengths"))
     return lengths
 
 
 def _check_count(name: str, n: int) -> None:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ValueError(bad_value(name, n, "a non-negative int"))
+    check_int(name, n, minimum=0)
 
 
 def _rng(k: int, seed: int, length: int, purpose: str) -> random.Random:

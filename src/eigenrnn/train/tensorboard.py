@@ -33,7 +33,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from eigenrnn.errors import EigenRNNError, bad_value
+from eigenrnn.errors import EigenRNNError, bad_value, check_int
 
 TENSORBOARD_MISSING = 'TensorBoard logging needs tensorboard: pip install -e ".[tensorboard]" (or pip install "tensorboard>=2.12")'
 
@@ -57,8 +57,8 @@ class TensorBoardLogger:
     """
 
     def __init__(self, logdir: str | os.PathLike, *, log_every: int | None = None) -> None:
-        if log_every is not None and (isinstance(log_every, bool) or not isinstance(log_every, int) or log_every < 1):
-            raise ValueError(bad_value("log_every", log_every, "a positive integer or None"))
+        if log_every is not None:
+            check_int("log_every", log_every, allowed="a positive int or None")
         self.logdir = Path(logdir)
         self.log_every = log_every
         self.writer = None

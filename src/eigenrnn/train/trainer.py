@@ -16,7 +16,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 import random
 import signal
 import sys
@@ -104,13 +103,6 @@ class TrainResult:
 
     def summary(self) -> dict[str, Any]:
         return {key: getattr(self, key) for key in SUMMARY_KEYS}
-
-    @classmethod
-    def from_run_dir(cls, run_dir: str | os.PathLike) -> "TrainResult":
-        """Read a finished run's ``summary.json`` (and ``metrics.jsonl``)."""
-        run_dir = Path(run_dir)
-        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
-        return cls(run_dir=run_dir, history=_read_history(run_dir / "metrics.jsonl"), **{k: summary[k] for k in SUMMARY_KEYS})
 
 
 def train(
@@ -426,10 +418,8 @@ class Trainer:
         return record
 
     def _attach_spectrum_tracker(self) -> None:
-        try:
-            from eigenrnn.analysis import SpectrumTracker
-        except ImportError as exc:  # pragma: no cover - depends on the analysis package being present
-            raise EigenRNNError(f"track_spectrum_every needs eigenrnn.analysis.SpectrumTracker ({exc})") from None
+        from eigenrnn.analysis import SpectrumTracker
+
         self.callbacks.append(SpectrumTracker(self.model, every=self.config.track_spectrum_every))
 
     @contextmanager
@@ -765,9 +755,3 @@ def _interval(seconds: float) -> str:
     from tqdm import tqdm
 
     return tqdm.format_interval(seconds)
-
-
-def _read_history(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
