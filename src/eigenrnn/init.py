@@ -21,10 +21,20 @@ import torch
 from torch import nn
 
 from eigenrnn.errors import bad_value
-from eigenrnn.spectrum import Spectrum, check_generator, default_preset, preset_spectrum, spectral_matrix
+from eigenrnn.spectrum import (
+    Spectrum,
+    SpectrumMixture,
+    check_generator,
+    default_preset,
+    preset_spectrum,
+    spectral_matrix,
+)
 
 __all__ = [
+    "CalibrationResult",
     "RecurrentBlock",
+    "calibrate_",
+    "horizon_spectrum",
     "chain_",
     "eigen_",
     "init_rnn",
@@ -49,7 +59,7 @@ def _check_square(tensor: torch.Tensor, argument: str = "tensor") -> int:
 
 def eigen_(
     tensor: torch.Tensor,
-    spectrum: Spectrum | None = None,
+    spectrum: Spectrum | SpectrumMixture | None = None,
     *,
     preset: str | None = None,
     nonnormality: float = 0.0,
@@ -100,8 +110,8 @@ def eigen_(
         raise ValueError(bad_value("preset", preset, "None when a spectrum is given (pass one of the two)"))
     if spectrum is None:
         spectrum = preset_spectrum(default_preset() if preset is None else preset)
-    if not isinstance(spectrum, Spectrum):
-        raise TypeError(bad_value("spectrum", type(spectrum).__name__, "a Spectrum or None"))
+    if not isinstance(spectrum, (Spectrum, SpectrumMixture)):
+        raise TypeError(bad_value("spectrum", type(spectrum).__name__, "a Spectrum, a SpectrumMixture or None"))
     check_generator(generator, tensor.device)
     with torch.no_grad():
         compute = tensor.dtype if tensor.dtype in (torch.float32, torch.float64) else torch.float32
@@ -427,17 +437,76 @@ def _resolve_spectra(spectrum, defaults: Mapping[str, Spectrum]) -> dict[str, Sp
     gates = tuple(defaults)
     if spectrum is None:
         return dict(defaults)
-    if isinstance(spectrum, Spectrum):
+    if isinstance(spectrum, (Spectrum, SpectrumMixture)):
         return {g: spectrum for g in gates}
     if isinstance(spectrum, Mapping):
         unknown = set(spectrum) - set(gates)
         if unknown:
             raise ValueError(bad_value("spectrum gates", sorted(unknown), f"gate names among {gates}"))
         for gate, value in spectrum.items():
-            if not isinstance(value, Spectrum):
-                raise TypeError(bad_value(f"spectrum[{gate!r}]", type(value).__name__, "a Spectrum"))
+            if not isinstance(value, (Spectrum, SpectrumMixture)):
+                raise TypeError(bad_value(f"spectrum[{gate!r}]", type(value).__name__, "a Spectrum or SpectrumMixture"))
         return {**defaults, **spectrum}
     raise TypeError(bad_value("spectrum", type(spectrum).__name__, "a Spectrum, a mapping gate -> Spectrum, or None"))
+
+
+#: ``tau_min`` of :func:`horizon_spectrum`, in steps.
+HORIZON_TAU_MIN = 1.0
+
+
+def horizon_spectrum(horizon: int, base: Spectrum | None = None) -> Spectrum:
+    r"""The timescale spectrum ``init_rnn(m, "eigen", horizon=T)`` uses: :math:`\tau \sim \mathrm{LogUniform}[1, T]`.
+
+    Rule: :math:`\tau_{max} = T` and :math:`\tau_{min} = 1`
+    (:data:`HORIZON_TAU_MIN`), with ``|lambda| = exp(-1/tau)``.  Why: a mode of
+    time constant ``tau`` keeps ``exp(-s/tau)`` of an input ``s`` steps back,
+    so the slowest modes keep about ``1/e`` of the first input of a length-``T``
+    sequence at its end: memory reaches the whole horizon, while every mode
+    stays strictly inside the unit circle (nothing grows in the linear
+    system).  ``tau_min = 1`` (``|lambda| ~ 0.37``) gives fast modes for the
+    local structure, and the log-uniform law spends as many modes on each
+    octave of lags (1-2, 2-4, ...) as on any other, since a task's
+    dependencies have no preferred scale.  The phase law and real fraction are
+    those of ``base`` (the preset's, in :func:`init_rnn`).
+
+    Args:
+        horizon: the task's sequence length ``T >= 2``.
+        base: where ``max_phase`` and ``real_fraction`` come from (default: all phases, no real eigenvalues).
+
+    >>> round(horizon_spectrum(196).tau[1], 6)
+    196.0
+    """
+    horizon = _check_horizon(horizon)
+    base = Spectrum() if base is None else base
+    return Spectrum.timescales((HORIZON_TAU_MIN, float(horizon)), max_phase=base.max_phase, real_fraction=base.real_fraction)
+
+
+def _check_horizon(horizon) -> int:
+    if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 2:
+        raise ValueError(bad_value("horizon", horizon, "the task's sequence length, an int >= 2"))
+    return horizon
+
+
+def chrono_bias(count: int, horizon: int, generator: torch.Generator | None = None, *, dtype=torch.float64, device=None) -> torch.Tensor:
+    r"""Chrono gate biases :math:`b = \log u,\ u \sim U(1, T_{max} - 1)`, Tallec & Ollivier (2018).
+
+    "Can recurrent neural networks warp time?": a leaky unit
+    :math:`h' = \sigma(b) h + (1 - \sigma(b)) \tilde h` has characteristic
+    time :math:`1 / (1 - \sigma(b)) = 1 + e^{b} = 1 + u`, so drawing ``u``
+    uniformly on ``[1, T_max - 1]`` spreads the gates' memory over ``[2, T_max]``.
+
+    Args:
+        count: number of biases.
+        horizon: ``T_max >= 2``.
+        generator: source of randomness.
+
+    >>> b = chrono_bias(1000, 100, torch.Generator().manual_seed(0))
+    >>> 0.0 <= float(b.min()) and float(b.max()) <= math.log(99)
+    True
+    """
+    horizon = _check_horizon(horizon)
+    u = torch.rand(count, generator=generator, dtype=torch.float64, device=device)
+    return torch.log1p(u * (horizon - 2)).to(dtype)
 
 
 def _init_input(weight: torch.Tensor, scheme: str, hidden_size: int, generator) -> None:
@@ -453,13 +522,35 @@ def _init_input(weight: torch.Tensor, scheme: str, hidden_size: int, generator) 
         nn.init.zeros_(weight)
 
 
+def _check_chrono_args(module, kind, scheme, bias, forget_bias, horizon, scheme_kwargs) -> None:
+    """Refuse ``bias``/``horizon`` combinations that would be ignored or meaningless, before anything is written."""
+    if horizon is not None:
+        _check_horizon(horizon)
+    if isinstance(bias, str):
+        if bias != "chrono":
+            raise ValueError(bad_value("bias", bias, "a finite number, 'chrono' or None"))
+        if kind == "RNN":
+            raise ValueError(bad_value("bias", bias, "a number or None for a vanilla RNN ('chrono' needs the gates of an LSTM or GRU)"))
+        if horizon is None:
+            raise ValueError(bad_value("horizon", None, "the task's sequence length T_max (an int >= 2) with bias='chrono'"))
+        if forget_bias is not None:
+            raise ValueError(bad_value("forget_bias", forget_bias, "None with bias='chrono' (chrono sets the forget gate)"))
+        if not module.bias:
+            raise ValueError(bad_value("bias", bias, "None for a module built with bias=False"))
+    elif horizon is not None and scheme != "eigen":
+        raise ValueError(bad_value("horizon", horizon, f"None for scheme {scheme!r} without bias='chrono' (only 'eigen' and chrono use it)"))
+    if horizon is not None and scheme == "eigen" and scheme_kwargs.get("spectrum") is not None and not isinstance(bias, str):
+        raise ValueError(bad_value("horizon", horizon, "None when a spectrum is given (horizon builds the spectrum)"))
+
+
 def init_rnn(
     module: nn.Module,
     scheme: str,
     *,
     input_scheme: str | None = None,
-    bias: float | None = None,
+    bias: str | float | None = None,
     forget_bias: float | None = None,
+    horizon: int | None = None,
     generator: torch.Generator | None = None,
     **scheme_kwargs,
 ) -> nn.Module:
@@ -484,7 +575,19 @@ def init_rnn(
         bias: value of the total bias ``b_ih + b_hh`` of every gate (set as
             ``b_ih = bias, b_hh = 0``).  Default ``None``: PyTorch's uniform
             biases for ``"pytorch"``, zero for every other scheme.
+            ``"chrono"`` (LSTM and GRU, with ``horizon``): chrono biases of
+            Tallec & Ollivier (2018), see :func:`chrono_bias`: per unit
+            ``b = log u, u ~ U(1, horizon - 1)`` on the LSTM forget gate, with
+            the input gate at ``-b``; on the GRU update gate ``z`` with ``+b``,
+            because PyTorch's GRU is ``h' = (1 - z) n + z h`` so a large ``z``
+            keeps the state (``z`` plays the forget gate's role).  Every other
+            gate bias is zero, for any scheme.
         forget_bias: LSTM only; the total bias of the forget gate.
+        horizon: the task's sequence length ``T >= 2``.  For ``"eigen"``
+            (without ``spectrum``) every gate gets :func:`horizon_spectrum`:
+            time constants log-uniform on ``[1, T]`` with the preset's phase
+            law and real fraction; for ``bias="chrono"`` it is ``T_max``.
+            Refused where neither uses it.
         generator: source of all randomness, on the module's device type.
         **scheme_kwargs: passed to the scheme: ``gain`` (xavier, orthogonal,
             irnn), ``a``/``mode``/``nonlinearity`` (kaiming), ``spectrum``
@@ -513,7 +616,9 @@ def init_rnn(
         raise ValueError(bad_value("input_scheme", input_scheme, f"one of {', '.join(_INPUT_SCHEMES)}"))
     if forget_bias is not None and kind != "LSTM":
         raise ValueError(bad_value("forget_bias", forget_bias, f"None for a {kind} module (it applies to LSTM only)"))
-    for name, value in (("bias", bias), ("forget_bias", forget_bias)):
+    chrono = isinstance(bias, str)
+    _check_chrono_args(module, kind, scheme, bias, forget_bias, horizon, scheme_kwargs)
+    for name, value in (("bias", None if chrono else bias), ("forget_bias", forget_bias)):
         if value is not None and not math.isfinite(float(value)):
             raise ValueError(bad_value(name, value, "a finite number or None"))
     if not getattr(module, "bias", True) and (bias is not None or forget_bias is not None):
@@ -532,13 +637,15 @@ def init_rnn(
         if spectrum is not None and preset is not None:
             raise ValueError(bad_value("preset", preset, "None when a spectrum is given (pass one of the two)"))
         defaults = preset_spectrum(default_preset() if preset is None else preset, kind.lower())
+        if horizon is not None and spectrum is None:
+            defaults = {gate: horizon_spectrum(horizon, base) for gate, base in defaults.items()}
         spectra = _resolve_spectra(spectrum, defaults)
 
     # A scheme may still refuse a block midway (e.g. rescaled-glorot at a small size): the
     # module is then restored, so an error never leaves it half initialized.
     saved = {name: p.detach().clone() for name, p in module.named_parameters()}
     try:
-        _init_blocks(module, scheme, spec, kwargs, spectra, input_scheme, bias, forget_bias, generator)
+        _init_blocks(module, scheme, spec, kwargs, spectra, input_scheme, bias, forget_bias, horizon, generator)
     except BaseException:
         with torch.no_grad():
             for name, p in module.named_parameters():
@@ -547,9 +654,10 @@ def init_rnn(
     return module
 
 
-def _init_blocks(module, scheme, spec, kwargs, spectra, input_scheme, bias, forget_bias, generator) -> None:
+def _init_blocks(module, scheme, spec, kwargs, spectra, input_scheme, bias, forget_bias, horizon, generator) -> None:
     """The body of :func:`init_rnn`, after its arguments are checked."""
     kind = _kind(module)
+    chrono = isinstance(bias, str)
     gates = _GATES[kind]
     hidden = module.hidden_size
     proj = getattr(module, "proj_size", 0) or 0
@@ -588,6 +696,15 @@ def _init_blocks(module, scheme, spec, kwargs, spectra, input_scheme, bias, forg
                 if bias is not None or forget_bias is not None:
                     raise ValueError(bad_value("bias/forget_bias", (bias, forget_bias), "None for a module built with bias=False"))
                 continue
+            if chrono:
+                # Slot 1 is the LSTM forget gate (i, f, g, o) and the GRU update gate (r, z, n).
+                b_ih.zero_()
+                b_hh.zero_()
+                b = chrono_bias(hidden, horizon, generator, dtype=b_ih.dtype, device=b_ih.device)
+                b_ih[hidden : 2 * hidden] = b
+                if kind == "LSTM":
+                    b_ih[:hidden] = -b
+                continue
             if bias is None and scheme == "pytorch":
                 _pytorch(b_ih.unsqueeze(0), generator, hidden_size=hidden)
                 _pytorch(b_hh.unsqueeze(0), generator, hidden_size=hidden)
@@ -597,3 +714,8 @@ def _init_blocks(module, scheme, spec, kwargs, spectra, input_scheme, bias, forg
             if forget_bias is not None:
                 b_ih[hidden : 2 * hidden] = float(forget_bias)
                 b_hh[hidden : 2 * hidden] = 0.0
+
+
+# Calibration lives in its own module (it reads eigenrnn.analysis); imported
+# last because it uses recurrent_blocks defined above.
+from eigenrnn.calibration import CalibrationResult, calibrate_  # noqa: E402

@@ -4,6 +4,9 @@ A :class:`Spectrum` describes a distribution of eigenvalues in the complex unit
 disk: moduli in ``[r_min, r_max]`` (uniform in radius, or uniform in area over
 the annulus as in the LRU of Orvieto et al. 2023), phases in
 ``[-max_phase, max_phase]``, and a fraction of purely real eigenvalues.
+The moduli may instead be given by time constants (:meth:`Spectrum.timescales`:
+``tau`` log-uniform, ``|lambda| = exp(-1/tau)``), and a :class:`SpectrumMixture`
+takes exact shares of the modes from several spectra.
 :func:`spectral_matrix` builds a real ``n x n`` matrix ``W = V D V^{-1}`` whose
 eigenvalues are exactly a sample from it.
 """
@@ -21,8 +24,8 @@ import torch
 
 from eigenrnn.errors import bad_value
 
-Distribution = Literal["uniform", "ring"]
-_DISTRIBUTIONS = ("uniform", "ring")
+Distribution = Literal["uniform", "ring", "timescale"]
+_DISTRIBUTIONS = ("uniform", "ring", "timescale")
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,12 @@ class Spectrum:
         distribution: ``"uniform"`` draws the modulus uniformly in
             ``[r_min, r_max]``; ``"ring"`` draws uniformly in *area* over the
             annulus, ``r = sqrt(U (r_max^2 - r_min^2) + r_min^2)`` (Orvieto et al.
-            2023, "Resurrecting Recurrent Neural Networks for Long Sequences").
+            2023, "Resurrecting Recurrent Neural Networks for Long Sequences");
+            ``"timescale"`` draws the time constant ``tau = -1/ln r``
+            log-uniformly on ``[tau_min, tau_max] = [-1/ln r_min, -1/ln r_max]``
+            and sets ``r = exp(-1/tau)`` (needs ``0 < r_min <= r_max < 1``;
+            build it with :meth:`timescales`).  Log-uniform time constants put
+            the same number of modes in every octave of memory length.
         max_phase: complex eigenvalues have ``|arg lambda| <= max_phase`` with
             the phase uniform in ``(0, max_phase]`` for the upper member of each
             conjugate pair; must lie in ``[0, pi]``.
@@ -76,6 +84,49 @@ class Spectrum:
         if not (0.0 <= real_fraction <= 1.0):
             raise ValueError(bad_value("Spectrum.real_fraction", self.real_fraction, "a number in [0, 1]"))
         object.__setattr__(self, "real_fraction", real_fraction)
+        if self.distribution == "timescale" and not (0.0 < r_min and r_max < 1.0):
+            raise ValueError(
+                bad_value("Spectrum.radius", radius, "0 < r_min <= r_max < 1 for distribution 'timescale' (finite time constants)")
+            )
+
+    @classmethod
+    def timescales(
+        cls, tau: tuple[float, float], *, max_phase: float = math.pi, real_fraction: float = 0.0
+    ) -> "Spectrum":
+        r"""A spectrum given by time constants: :math:`\tau \sim \mathrm{LogUniform}[\tau_{min}, \tau_{max}]`, :math:`|\lambda| = e^{-1/\tau}`.
+
+        A mode of modulus ``r`` keeps ``r^s = exp(-s/tau)`` of an input ``s``
+        steps back, so ``tau`` is its memory length in steps.
+
+        Args:
+            tau: ``(tau_min, tau_max)``, finite, ``0 < tau_min <= tau_max``.
+            max_phase, real_fraction: as in :class:`Spectrum`.
+
+        >>> s = Spectrum.timescales((1.0, 100.0))
+        >>> s.distribution, [round(t, 6) for t in s.tau]
+        ('timescale', [1.0, 100.0])
+        """
+        if not isinstance(tau, (tuple, list)) or len(tau) != 2:
+            raise ValueError(bad_value("tau", tau, "a pair (tau_min, tau_max)"))
+        try:
+            t_min, t_max = float(tau[0]), float(tau[1])
+        except (TypeError, ValueError):
+            raise ValueError(bad_value("tau", tau, "two real numbers")) from None
+        if not (math.isfinite(t_min) and math.isfinite(t_max) and 0.0 < t_min <= t_max):
+            raise ValueError(bad_value("tau", tau, "finite numbers with 0 < tau_min <= tau_max"))
+        radius = (math.exp(-1.0 / t_min), math.exp(-1.0 / t_max))
+        return cls(radius=radius, distribution="timescale", max_phase=max_phase, real_fraction=real_fraction)
+
+    @property
+    def tau(self) -> tuple[float, float]:
+        """``(tau_min, tau_max) = (-1/ln r_min, -1/ln r_max)`` in steps (``inf`` for ``r = 1``, ``0`` for ``r = 0``)."""
+
+        def tau_of(r: float) -> float:
+            if r >= 1.0:
+                return math.inf
+            return 0.0 if r <= 0.0 else -1.0 / math.log(r)
+
+        return tau_of(self.r_min), tau_of(self.r_max)
 
     @property
     def r_min(self) -> float:
@@ -102,6 +153,87 @@ class Spectrum:
         if "radius" in kwargs:
             kwargs["radius"] = tuple(kwargs["radius"])
         return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class SpectrumMixture:
+    """Exact shares of the ``n`` eigenvalues drawn from several :class:`Spectrum` laws.
+
+    Component ``k`` contributes exactly ``counts(n)[k]`` eigenvalues: the
+    quotas ``share_k * n`` are rounded by the largest-remainder rule (floors
+    first; the leftover modes go to the largest fractional parts, ties to the
+    earlier component), so the counts always sum to ``n`` and differ from the
+    quotas by less than one, deterministically.  Within a component the real
+    fraction is applied as for a single spectrum (an odd count needs one real
+    eigenvalue).
+
+    Args:
+        components: ``((share, Spectrum), ...)``; shares finite and ``> 0``,
+            summing to 1 (within 1e-9).
+
+    >>> mix = SpectrumMixture(((0.25, Spectrum(radius=(1.0, 1.0))), (0.75, Spectrum(radius=(0.0, 0.9)))))
+    >>> mix.counts(10)
+    (3, 7)
+    """
+
+    components: tuple[tuple[float, Spectrum], ...]
+
+    def __post_init__(self) -> None:
+        comps = self.components
+        if not isinstance(comps, (tuple, list)) or not comps:
+            raise ValueError(bad_value("SpectrumMixture.components", comps, "a non-empty sequence of (share, Spectrum) pairs"))
+        out = []
+        for item in comps:
+            if not (isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[1], Spectrum)):
+                raise ValueError(bad_value("SpectrumMixture component", item, "a pair (share, Spectrum)"))
+            share = item[0]
+            if isinstance(share, bool) or not isinstance(share, (int, float)) or not (math.isfinite(share) and share > 0):
+                raise ValueError(bad_value("SpectrumMixture share", share, "a finite number > 0"))
+            out.append((float(share), item[1]))
+        total = sum(share for share, _ in out)
+        if abs(total - 1.0) > 1e-9:
+            raise ValueError(bad_value("SpectrumMixture shares", [share for share, _ in out], "shares summing to 1"))
+        object.__setattr__(self, "components", tuple(out))
+
+    def counts(self, n: int) -> tuple[int, ...]:
+        """Number of eigenvalues of each component in an ``n x n`` matrix (largest-remainder rounding)."""
+        n = _check_size(n)
+        # Rounded first so that e.g. 0.1 * 30 counts as exactly 3.
+        quotas = [round(share * n, 9) for share, _ in self.components]
+        counts = [int(math.floor(q)) for q in quotas]
+        order = sorted(range(len(quotas)), key=lambda k: (-(quotas[k] - counts[k]), k))
+        for k in order[: n - sum(counts)]:
+            counts[k] += 1
+        return tuple(counts)
+
+    def to_dict(self) -> dict:
+        return {"mixture": [{"share": share, "spectrum": spec.to_dict()} for share, spec in self.components]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SpectrumMixture":
+        if set(data) != {"mixture"} or not isinstance(data["mixture"], list):
+            raise ValueError(bad_value("SpectrumMixture keys", sorted(data), "exactly 'mixture' (a list of {share, spectrum})"))
+        comps = []
+        for item in data["mixture"]:
+            if not isinstance(item, dict) or set(item) != {"share", "spectrum"}:
+                raise ValueError(bad_value("SpectrumMixture entry", item, "a dict with keys 'share' and 'spectrum'"))
+            comps.append((item["share"], Spectrum.from_dict(item["spectrum"])))
+        return cls(tuple(comps))
+
+
+AnySpectrum = Spectrum | SpectrumMixture
+
+
+def spectrum_from_dict(data: dict) -> AnySpectrum:
+    """A :class:`Spectrum` or :class:`SpectrumMixture` from its ``to_dict()`` form."""
+    if isinstance(data, dict) and "mixture" in data:
+        return SpectrumMixture.from_dict(data)
+    return Spectrum.from_dict(data)
+
+
+def _check_spectrum(spectrum) -> None:
+    if not isinstance(spectrum, (Spectrum, SpectrumMixture)):
+        raise TypeError(bad_value("spectrum", type(spectrum).__name__, "a Spectrum or SpectrumMixture"))
 
 
 def _check_size(n: int) -> int:
@@ -136,11 +268,22 @@ def _sample_moduli(count: int, spectrum: Spectrum, generator, device) -> torch.T
     r_min, r_max = spectrum.radius
     if spectrum.distribution == "ring":
         return torch.sqrt(u * (r_max**2 - r_min**2) + r_min**2)
+    if spectrum.distribution == "timescale":
+        t_min, t_max = spectrum.tau
+        tau = t_min * (t_max / t_min) ** u  # log-uniform
+        return torch.exp(-1.0 / tau)
     return r_min + u * (r_max - r_min)
 
 
-def _sample_parts(n: int, spectrum: Spectrum, generator, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Sample (real eigenvalues, pair moduli, pair phases) in float64."""
+def _sample_parts(n: int, spectrum: AnySpectrum, generator, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Sample (real eigenvalues, pair moduli, pair phases) in float64; a mixture's components in order."""
+    if isinstance(spectrum, SpectrumMixture):
+        parts = [
+            _sample_parts(count, spec, generator, device)
+            for count, (_, spec) in zip(spectrum.counts(n), spectrum.components)
+            if count
+        ]
+        return tuple(torch.cat([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
     n_real = _count_real(n, spectrum.real_fraction)
     n_pairs = (n - n_real) // 2
     real_values = _sample_moduli(n_real, spectrum, generator, device)
@@ -160,7 +303,7 @@ def _eigenvalues_from_parts(real_values, pair_moduli, pair_phases) -> torch.Tens
 
 def sample_eigenvalues(
     n: int,
-    spectrum: Spectrum,
+    spectrum: AnySpectrum,
     generator: torch.Generator | None = None,
     *,
     device: torch.device | str | None = None,
@@ -173,7 +316,7 @@ def sample_eigenvalues(
 
     Args:
         n: matrix size.
-        spectrum: the :class:`Spectrum` to sample from.
+        spectrum: the :class:`Spectrum` (or :class:`SpectrumMixture`) to sample from.
         generator: source of randomness (defaults to torch's global RNG).
         device: where to sample (defaults to the generator's device, else CPU).
 
@@ -185,8 +328,7 @@ def sample_eigenvalues(
     True
     """
     n = _check_size(n)
-    if not isinstance(spectrum, Spectrum):
-        raise TypeError(bad_value("spectrum", type(spectrum).__name__, "a Spectrum"))
+    _check_spectrum(spectrum)
     device = torch.device(device) if device is not None else (generator.device if generator is not None else torch.device("cpu"))
     check_generator(generator, device)
     return _eigenvalues_from_parts(*_sample_parts(n, spectrum, generator, device))
@@ -218,7 +360,7 @@ def _right_multiply_block_diagonal(v: torch.Tensor, real_values, pair_moduli, pa
 
 def spectral_matrix(
     n: int,
-    spectrum: Spectrum,
+    spectrum: AnySpectrum,
     *,
     nonnormality: float = 0.0,
     generator: torch.Generator | None = None,
@@ -241,7 +383,7 @@ def spectral_matrix(
 
     Args:
         n: matrix size.
-        spectrum: the :class:`Spectrum` to sample eigenvalues from.
+        spectrum: the :class:`Spectrum` (or :class:`SpectrumMixture`) to sample eigenvalues from.
         nonnormality: ``eps >= 0``.
         generator: source of randomness; must be on ``device``.
         dtype: floating dtype of the result (default: torch's default dtype).
@@ -260,8 +402,7 @@ def spectral_matrix(
     True
     """
     n = _check_size(n)
-    if not isinstance(spectrum, Spectrum):
-        raise TypeError(bad_value("spectrum", type(spectrum).__name__, "a Spectrum"))
+    _check_spectrum(spectrum)
     nonnormality = float(nonnormality)
     if not (nonnormality >= 0.0 and math.isfinite(nonnormality)):
         raise ValueError(bad_value("nonnormality", nonnormality, "a finite number >= 0"))

@@ -224,3 +224,66 @@ def cell_jacobian(params: CellParams, x: torch.Tensor, state: torch.Tensor) -> t
     top = torch.cat([dh_dh, dh_dc], dim=-1)
     bottom = torch.cat([dc_dh, torch.diag_embed(f)], dim=-1)
     return torch.cat([top, bottom], dim=-2)
+
+
+def mean_cell_jacobian(params: CellParams, x: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+    r"""The mean of :func:`cell_jacobian` over all leading dimensions, without forming one Jacobian per step.
+
+    Every term of the closed forms is :math:`\mathrm{diag}(a_{t,b})\, W` for a
+    fixed matrix ``W`` (or a diagonal), so
+    :math:`\mathbb{E}[\mathrm{diag}(a) W] = \mathrm{diag}(\mathbb{E}[a]) W`: the
+    average costs ``O(T B S)`` for the coefficients plus ``O(S^2)`` per term,
+    instead of ``O(T B S^2)``.
+
+    Shapes: ``x`` ``(..., I)``, ``state`` ``(..., S)`` -> ``(S, S)``.
+    """
+    kind = params.kind
+    w_hh = params.weight_hh
+    lead = tuple(range(state.dim() - 1))
+
+    def mean(t: torch.Tensor) -> torch.Tensor:
+        return t.mean(dim=lead)
+
+    if kind in ("tanh", "relu"):
+        pre = _affine(x, params.weight_ih, params.bias_ih) + _affine(state, w_hh, params.bias_hh)
+        slope = 1 - torch.tanh(pre).square() if kind == "tanh" else (pre > 0).to(pre.dtype)
+        return _rows(mean(slope), w_hh)
+    if kind == "gru":
+        w_r, w_z, w_n = w_hh.chunk(3, dim=0)
+        gi_r, gi_z, gi_n = _affine(x, params.weight_ih, params.bias_ih).chunk(3, dim=-1)
+        gh_r, gh_z, gh_n = _affine(state, w_hh, params.bias_hh).chunk(3, dim=-1)
+        r = torch.sigmoid(gi_r + gh_r)
+        z = torch.sigmoid(gi_z + gh_z)
+        n = torch.tanh(gi_n + r * gh_n)
+        through_n = (1 - z) * (1 - n.square())
+        jac = _rows(mean((state - n) * z * (1 - z)), w_z)
+        jac += _rows(mean(through_n * r), w_n)
+        jac += _rows(mean(through_n * gh_n * r * (1 - r)), w_r)
+        jac.diagonal().add_(mean(z))
+        return jac
+    p = params.output_size
+    h, c = state[..., :p], state[..., p:]
+    w_i, w_f, w_g, w_o = w_hh.chunk(4, dim=0)
+    pre = _affine(x, params.weight_ih, params.bias_ih) + _affine(h, w_hh, params.bias_hh)
+    i, f, g, o = pre.chunk(4, dim=-1)
+    i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+    c_new = f * c + i * g
+    tc = torch.tanh(c_new)
+    a_f, a_i, a_g = c * f * (1 - f), g * i * (1 - i), i * (1 - g.square())
+    through_c = o * (1 - tc.square())
+    dc_dh = _rows(mean(a_f), w_f) + _rows(mean(a_i), w_i) + _rows(mean(a_g), w_g)
+    dm_dh = (
+        _rows(mean(tc * o * (1 - o)), w_o)
+        + _rows(mean(through_c * a_f), w_f)
+        + _rows(mean(through_c * a_i), w_i)
+        + _rows(mean(through_c * a_g), w_g)
+    )
+    leak = mean(through_c * f)
+    if params.weight_hr is not None:
+        dh_dh = params.weight_hr @ dm_dh
+        dh_dc = params.weight_hr * leak.unsqueeze(-2)
+    else:
+        dh_dh, dh_dc = dm_dh, torch.diag(leak)
+    top = torch.cat([dh_dh, dh_dc], dim=-1)
+    bottom = torch.cat([dc_dh, torch.diag(mean(f))], dim=-1)
+    return torch.cat([top, bottom], dim=-2)

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from eigenrnn.analysis.cells import CellParams, cell_jacobian, cell_step
+from eigenrnn.analysis.cells import CellParams, cell_jacobian, cell_step, mean_cell_jacobian
 from eigenrnn.analysis.decomposition import EigenDecomposition, decompose
 from eigenrnn.analysis.trajectory import Trajectory, layer_trajectory
 from eigenrnn.errors import bad_value
@@ -205,6 +205,10 @@ def mean_jacobian_eigenvalues(
     """
     _check_method(method)
     traj = layer_trajectory(module, inputs, h0, layer=layer, direction=direction)
+    if method == "closed":
+        # Each closed-form term is diag(a_t) W, so the mean needs only the mean coefficients.
+        x, prev = traj.inputs.to(torch.float64), traj.states[:-1].to(torch.float64)
+        return decompose(mean_cell_jacobian(traj.params.to(torch.float64), x, prev))
     steps, batch, size = traj.states[:-1].shape
     total = torch.zeros(size, size, dtype=torch.float64, device=traj.states.device)
     for _, jac in _chunks(traj, method, reverse=False):

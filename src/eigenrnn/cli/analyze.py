@@ -41,6 +41,10 @@ def register(sub) -> None:
     parser.add_argument("--batch", type=int, default=8, metavar="B", help="sequences per trajectory batch (default 8)")
     parser.add_argument("--steps", type=int, metavar="T", help=f"length of random input sequences (default {_DEFAULT_STEPS}; not with --task)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the inputs and of the fixed-point search (default 0)")
+    parser.add_argument("--calibrate", nargs="?", const="jacobian_radius=1.0", metavar="QUANTITY=TARGET",
+                        help="also calibrate a copy of each recurrent module on its inputs and report W's and the "
+                        "mean Jacobian's spectra after it, with effective_*.png figures (default: off; given bare: "
+                        "jacobian_radius=1.0)")
     parser.add_argument("--spectra", metavar="FILE", help="spectra.npz recorded in training (default: the one beside a checkpoint)")
     parser.set_defaults(func=run)
 
@@ -161,6 +165,40 @@ def _tracked(args: argparse.Namespace, path: Path, plain: bool, notes: list[str]
     return tracked
 
 
+def _effective(model: nn.Module, inputs: dict, calibrate: str | None) -> list:
+    """Per recurrent module: W's and the mean Jacobian's spectra (and after calibration, with ``calibrate``)."""
+    from eigenrnn.analysis.effective import effective_spectra
+    from eigenrnn.analysis.report import recurrent_modules
+
+    if calibrate is not None:
+        from eigenrnn.calibration import parse_calibrate
+
+        parse_calibrate(calibrate)
+    return [
+        (name, *effective_spectra(module, inputs[name][0], calibrate=calibrate, prefix=name))
+        for name, module in recurrent_modules(model).items()
+    ]
+
+
+def _write_effective(effective: list, calibrate: str | None, tmp: Path) -> list[str]:
+    """Append the effective-spectrum section to report.md; with ``calibrate`` also figures and effective.json."""
+    from eigenrnn.analysis.effective import effective_markdown, write_effective
+    from eigenrnn.io import atomic_write_text
+
+    lines, files = [], []
+    spectra_all, calibrations = [], {}
+    for name, spectra, calibration in effective:
+        lines += effective_markdown(spectra, calibration)
+        spectra_all += spectra
+        calibrations[name] = calibration
+    if calibrate is not None:
+        files = write_effective(spectra_all, calibrations, tmp)
+        lines += [f"![effective spectrum {name}]({name})" for name in files if name.endswith(".png")] + [""]
+    report = tmp / "report.md"
+    atomic_write_text(report, report.read_text(encoding="utf-8") + "\n" + "\n".join(lines))
+    return files
+
+
 def run(args: argparse.Namespace) -> int:
     from eigenrnn.analysis.loading import check_finite, load_plain_rnn
     from eigenrnn.analysis.report import analyze, summary_table, write_report
@@ -188,8 +226,10 @@ def run(args: argparse.Namespace) -> int:
     report = analyze(
         model, inputs, title=f"Eigen analysis of {path.name}", notes=[f"model: {description}", *notes], tracked=tracked, seed=args.seed
     )
+    effective = _effective(model, inputs, args.calibrate)
     with atomic_directory(out, overwrite=args.force, marker="analyze") as tmp:
         files = write_report(report, tmp)
+        files += _write_effective(effective, args.calibrate, tmp)
     print(summary_table(report))
-    print(f"\nwrote {out / 'report.md'}, {out / 'analysis.json'} and {len(files) - 2} figures")
+    print(f"\nwrote {out / 'report.md'}, {out / 'analysis.json'} and {sum(f.endswith('.png') for f in files)} figures")
     return 0

@@ -43,6 +43,9 @@ def register(sub) -> None:
     p.add_argument("--cell", choices=CELLS, help="recurrent cell (default gru)")
     p.add_argument("--init", choices=schemes(), help="initialization scheme (default xavier)")
     p.add_argument("--init-kwargs", metavar="JSON", help='keyword arguments of init_rnn, e.g. \'{"forget_bias": 1.0}\'')
+    p.add_argument("--calibrate", nargs="?", const="jacobian_radius=1.0", metavar="QUANTITY=TARGET",
+                   help="before the first step, rescale the recurrent eigenvalue moduli on training inputs until QUANTITY "
+                   "(jacobian_radius or gradient_decay) equals TARGET (default: off; given bare: jacobian_radius=1.0)")
     p.add_argument("--hidden", type=int, help="hidden size (default 128)")
     p.add_argument("--layers", type=int, help="stacked recurrent layers (default 1)")
     p.add_argument("--nonlinearity", choices=NONLINEARITIES, help="rnn cell only (default tanh)")
@@ -103,6 +106,8 @@ def config_from_args(args: argparse.Namespace):
             data[name] = value
     if args.clip is not None:
         data["clip"] = None if args.clip == 0 else args.clip
+    if getattr(args, "calibrate", None) is not None:
+        data["calibrate"] = args.calibrate
     if args.init_kwargs is not None:
         try:
             kwargs = json.loads(args.init_kwargs)

@@ -56,21 +56,21 @@ def decode_init_kwargs(init_kwargs: Mapping[str, Any]) -> dict[str, Any]:
     A ``spectrum`` given as a dict of :class:`~eigenrnn.spectrum.Spectrum`
     fields, or as a dict gate -> such a dict, becomes Spectrum objects.
     """
-    from eigenrnn.spectrum import Spectrum
+    from eigenrnn.spectrum import Spectrum, SpectrumMixture, spectrum_from_dict
 
     kwargs = dict(init_kwargs)
     spectrum = kwargs.get("spectrum")
     if isinstance(spectrum, Mapping):
         fields = {"radius", "distribution", "max_phase", "real_fraction"}
-        if set(spectrum) <= fields:
-            kwargs["spectrum"] = Spectrum.from_dict(dict(spectrum))
+        if set(spectrum) <= fields or "mixture" in spectrum:
+            kwargs["spectrum"] = spectrum_from_dict(dict(spectrum))
         else:
             per_gate = {}
             for gate, value in spectrum.items():
-                if isinstance(value, Spectrum):
+                if isinstance(value, (Spectrum, SpectrumMixture)):
                     per_gate[gate] = value
                 elif isinstance(value, Mapping):
-                    per_gate[gate] = Spectrum.from_dict(dict(value))
+                    per_gate[gate] = spectrum_from_dict(dict(value))
                 else:
                     raise ValueError(bad_value(f"init_kwargs.spectrum[{gate!r}]", value, "a dict of Spectrum fields"))
             kwargs["spectrum"] = per_gate

@@ -73,6 +73,11 @@ class TrainConfig:
         vocab_size: Multi30k subword vocabulary size (default 8000).
         beam_size: Multi30k beam width for the test BLEU (default 5; the
             per-epoch validation BLEU is greedy).
+        calibrate: ``"QUANTITY=TARGET"`` (e.g. ``"jacobian_radius=1.0"``): at a
+            fresh start, before the first step, :func:`eigenrnn.init.calibrate_`
+            rescales the recurrent eigenvalue moduli on training sequences
+            (:func:`eigenrnn.calibration.calibrate_on_split`); its result goes
+            into ``summary.json``.  ``None``: off.  Not for multi30k.
     """
 
     task: str
@@ -112,6 +117,7 @@ class TrainConfig:
     log_every: int = 10
     vocab_size: int | None = None
     beam_size: int | None = None
+    calibrate: str | None = None
 
     def __post_init__(self) -> None:
         _check_types(self)
@@ -213,9 +219,9 @@ class TrainConfig:
 
 def _jsonable(value: Any, name: str) -> Any:
     """``value`` with Spectrum objects as dicts and tuples as lists; ValueError if not JSON-representable."""
-    from eigenrnn.spectrum import Spectrum
+    from eigenrnn.spectrum import Spectrum, SpectrumMixture
 
-    if isinstance(value, Spectrum):
+    if isinstance(value, (Spectrum, SpectrumMixture)):
         return value.to_dict()
     if isinstance(value, Mapping):
         out = {}
@@ -306,6 +312,12 @@ def _check_values(cfg: TrainConfig) -> None:
         raise ValueError(bad_value("lr_step_size", cfg.lr_step_size, "None unless lr_schedule is 'step'"))
     if cfg.embedding_dim is not None and cfg.task in ("mnist", "pmnist", "mnist14", "pmnist14", "adding", "sine", "mackey-glass"):
         raise ValueError(bad_value("embedding_dim", cfg.embedding_dim, f"None for task {cfg.task!r} (float inputs)"))
+    if cfg.calibrate is not None:
+        from eigenrnn.calibration import parse_calibrate
+
+        parse_calibrate(cfg.calibrate)
+        if cfg.task == "multi30k":
+            raise ValueError(bad_value("calibrate", cfg.calibrate, "None for task 'multi30k' (calibration drives one recurrent core)"))
     if cfg.task != "multi30k":
         for name in ("vocab_size", "beam_size"):
             if getattr(cfg, name) is not None:

@@ -306,6 +306,7 @@ class Trainer:
             "history": self.history,
             "initial_loss": self.initial_loss,
             "wall_time_s": self._wall(),
+            "calibration": self.calibration,
             "epoch_state": None if es is None else {
                 "perm": es.perm, "batch": es.batch, "sums": es.sums.cpu(), "elapsed": es.elapsed + time.perf_counter() - self._epoch_t0,
             },
@@ -380,6 +381,7 @@ class Trainer:
         self.run_id = uuid.uuid4().hex if payload is None else payload.get("run_id")
         if payload is not None:
             self._load_state(payload)
+        self.calibration = self._calibration_record(payload)
         mark_output(self.run_dir, "train")
         sweep_stale_tmp(self.run_dir, RUN_FILES)  # left by a kill during an atomic write
         (self.run_dir / "summary.json").unlink(missing_ok=True)
@@ -409,6 +411,19 @@ class Trainer:
         self.callbacks.on_train_end(self)
         self._write_summary(result)
         return result
+
+    def _calibration_record(self, payload: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Calibrate at a fresh start (``config.calibrate``); on resume, the record the checkpoint kept."""
+        if self.config.calibrate is None:
+            return None
+        if payload is not None:
+            return payload["trainer"].get("calibration")
+        from eigenrnn.calibration import calibrate_on_split
+
+        record = calibrate_on_split(self.model, self.splits["train"], self.config.calibrate)
+        self._say(f"calibrated {record['quantity']} -> {record['target']}: achieved {record['achieved']}, "
+                  f"scales {record['scales']}, {record['evaluations']} evaluations, converged {record['converged']}")
+        return record
 
     def _attach_spectrum_tracker(self) -> None:
         try:
@@ -716,7 +731,10 @@ class Trainer:
         )
 
     def _write_summary(self, result: TrainResult) -> None:
-        atomic_write_json(self.run_dir / "summary.json", result.summary())
+        summary = result.summary()
+        if self.calibration is not None:
+            summary["calibration"] = self.calibration
+        atomic_write_json(self.run_dir / "summary.json", summary)
 
 
 def _read_history(path: Path) -> list[dict[str, Any]]:
