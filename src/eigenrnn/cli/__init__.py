@@ -28,6 +28,7 @@ COMMANDS = (
     "study",
     "bench",
     "report",
+    "select",
 )
 
 
