@@ -63,13 +63,15 @@ TASKS: dict[str, dict[str, dict[str, Budget]]] = {
             # A training subset, judged on the validation split; the test split is the held-out mnist14's.
             "mnist14-sub": _b("mnist14", 3, **{**_MNIST, "train_size": 4000, "val_size": 2000}),
         },
+        # Seeds: 10 where runs are cheap, 6 (the fewest pairs for a Wilcoxon test,
+        # MIN_WILCOXON_PAIRS) for the MNIST tasks, 3 for Multi30k (wins/ties/losses only).
         "heldout": {
-            "tomita6": _b("tomita6", 5, **_TOMITA_LONG),
-            "tomita7": _b("tomita7", 5, **_TOMITA_LONG),
-            "pmnist14": _b("pmnist14", 3, **_MNIST),
-            "mnist14": _b("mnist14", 3, **_MNIST),
-            "adding200": _b("adding", 5, options={"length": 200}, **_REG),
-            "mackey-glass": _b("mackey-glass", 5, options={"length": 100}, **_REG),
+            "tomita6": _b("tomita6", 10, **_TOMITA_LONG),
+            "tomita7": _b("tomita7", 10, **_TOMITA_LONG),
+            "pmnist14": _b("pmnist14", 6, **_MNIST),
+            "mnist14": _b("mnist14", 6, **_MNIST),
+            "adding200": _b("adding", 10, options={"length": 200}, **_REG),
+            "mackey-glass": _b("mackey-glass", 10, options={"length": 100}, **_REG),
             "multi30k": _b("multi30k", 3, cells=("gru",), hidden=128, epochs=5, batch_size=128, lr=1e-3,
                            train_size=None, val_size=None, test_size=None, extra={"vocab_size": 4000}),
         },
