@@ -216,6 +216,21 @@ def test_suites_need_their_decisions_and_cover_the_protocol():
     assert all(b.seeds >= (3 if b.tasks[0] in ("mnist14", "pmnist14", "multi30k") else 5) for b in held.values())
 
 
+def test_bench_refuses_selection_options_where_they_do_not_apply(tmp_path, capsys):
+    from eigenrnn.cli import main
+
+    out = str(tmp_path / "o")
+    assert main(["bench", "--suite", "tomita", "--profile", "smoke", "--out", out, "--families", "eigen"]) == 2
+    assert "--families: got 'eigen'" in capsys.readouterr().err
+    assert main(["bench", "--suite", "selection-dev", "--profile", "smoke", "--out", out, "--schemes", "xavier"]) == 2
+    assert "--schemes: got 'xavier'" in capsys.readouterr().err
+    assert main(["bench", "--suite", "selection-dev", "--profile", "smoke", "--out", out]) == 2
+    assert "instrument" in capsys.readouterr().err
+    assert main(["bench", "--suite", "selection-dev", "--profile", "gpu", "--out", out]) == 2
+    assert "profile: got 'gpu'" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
 # ----------------------------------------------------------------------------- smoke pipeline, end to end
 
 

@@ -9,14 +9,16 @@ scheme with its timescale spectrum tied to the task's length),
 * keyword arguments of :func:`eigenrnn.init.init_rnn`, where the value
   :data:`HORIZON` stands for the task's horizon ``T`` (its
   :attr:`~eigenrnn.tasks.registry.Task.horizon`, the longest training input)
-  and is filled in when the grid is planned;
+  and is filled in when the grid is planned (:func:`horizon_times` for
+  ``c T``, :class:`Timescales` for a timescale spectrum tied to ``T``);
 * optionally a calibration ``"QUANTITY=TARGET"`` (``TrainConfig.calibrate``,
   run on training batches before the first step).
 
 Names accepted by :func:`parse`:
 
 * every scheme name (``xavier``: the scheme with no keyword arguments);
-* the names of :data:`VARIANTS`;
+* the names of :data:`VARIANTS`, and those of the selection study's family
+  grids (:data:`eigenrnn.selection.families.FAMILY_VARIANTS`, e.g. ``xavier:g0.5``);
 * ad hoc, ``NAME{key=value,...}``: a scheme or a named variant with keyword
   arguments added or overridden; values are JSON (``2``, ``0.5``, ``true``,
   ``null``, ``"text"``, ``[1, 2]``) or else bare strings, e.g.
@@ -269,7 +271,7 @@ def _parse(text: str) -> Variant:
     known, named = names(), _named()
     if base not in known and base not in named:
         raise ValueError(bad_value("schemes", base, f"one of {', '.join(known)}, a name of "
-                                   "eigenrnn.selection.families, or NAME{{key=value,...}}"))
+                                   "eigenrnn.selection.families, or NAME{key=value,...}"))
     variant = named[base] if base in named else Variant(base, base)
     if match is None:
         return variant
