@@ -649,7 +649,7 @@ def init_rnn(
     # module is then restored, so an error never leaves it half initialized.
     saved = {name: p.detach().clone() for name, p in module.named_parameters()}
     try:
-        _init_blocks(module, scheme, spec, kwargs, spectra, input_scheme, bias, forget_bias, horizon, generator)
+        _init_blocks(module, scheme, spec, kwargs, spectra, input_scheme, bias, forget_bias, generator, horizon)
     except BaseException:
         with torch.no_grad():
             for name, p in module.named_parameters():
@@ -658,7 +658,7 @@ def init_rnn(
     return module
 
 
-def _init_blocks(module, scheme, spec, kwargs, spectra, input_scheme, bias, forget_bias, horizon, generator) -> None:
+def _init_blocks(module, scheme, spec, kwargs, spectra, input_scheme, bias, forget_bias, generator, horizon=None) -> None:
     """The body of :func:`init_rnn`, after its arguments are checked."""
     kind = _kind(module)
     chrono = isinstance(bias, str)

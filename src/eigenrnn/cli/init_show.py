@@ -53,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     check_fits("--size", args.size, recurrent_parameters(args.cell, args.size))
     extra = {} if args.horizon is None else {"horizon": args.horizon}
     if args.task is not None:
+        check_output(args.out.with_name(args.out.stem + "_effective.png"), "init-show", mode="file")
         return _run_on_task(args, extra)
     module = CELLS[args.cell](1, args.size)
     init_rnn(module, args.scheme, generator=torch.Generator().manual_seed(args.seed), **extra)
