@@ -216,6 +216,21 @@ def test_suites_need_their_decisions_and_cover_the_protocol():
     assert all(b.seeds >= (3 if b.tasks[0] in ("mnist14", "pmnist14", "multi30k") else 5) for b in held.values())
 
 
+def test_calibrated_choices_are_not_run_where_calibration_is_refused():
+    from eigenrnn.bench.runner import inapplicable
+
+    inst = {"tasks": {k: {c: {"lr": 1e-3, "clip": 1.0} for c in suites.CELLS} for k in suites.tasks("heldout", "cpu")}}
+    chosen = {"cells": {c: {"input_scheme": "xavier", "families": {
+        f: {"chosen": fam.configs(f)[-1]} for f in fam.families_for(c)}} for c in suites.CELLS}}
+    specs = suites.grid("selection-heldout", "cpu", instrument=inst, chosen=chosen, seeds=1)
+    excluded = inapplicable(specs)
+    assert {s.scheme for s in specs if s.path in excluded} == {
+        "xavier+cal", "kaiming:g1.41+cal", "orthogonal+cal", "irnn+cal", "sp+cal", "xavier+chrono+cal",
+        "eigen:horizon+cal"}  # every family's last configuration calibrates, except the chain's
+    assert {s.task for s in specs if s.path in excluded} == {"multi30k"}
+    assert all("calibrate" in excluded[s.path] for s in specs if s.path in excluded)
+
+
 def test_bench_refuses_selection_options_where_they_do_not_apply(tmp_path, capsys):
     from eigenrnn.cli import main
 
