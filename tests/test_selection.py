@@ -275,6 +275,10 @@ def test_smoke_selection_and_heldout_run_end_to_end(tmp_path, capsys):
     config = json.loads((out / "dev/tomita3/gru/eigen:slow-real/seed0/config.json").read_text())
     assert config["init_kwargs"]["spectrum"]["distribution"] == "timescale"
     assert config["lr"] == json.loads(inst.read_text())["tasks"]["tomita3"]["gru"]["lr"]
+    import hashlib
+
+    held = json.loads((out / "bench.json").read_text())["suites"]["heldout"]["budget"]
+    assert held["chosen"]["sha256"] == hashlib.sha256(chosen.read_bytes()).hexdigest()
     table = json.loads(cmp.read_text())["tasks"]
     assert set(table) == {"tomita6", "adding10"}
     assert set(table["tomita6"]["headline"]["gru"]) == {"eigen default", "eigen selected",

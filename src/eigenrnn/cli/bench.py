@@ -120,6 +120,12 @@ def _selection_grid(args):
                         families=_split(args.families, "--families"), cells=_split(args.cells, "--cells"),
                         seeds=args.seeds)
     record = suites.budgets(args.suite, args.profile)
+    for flag, path in (("instrument", args.instrument), ("chosen", args.chosen)):
+        if path is not None:  # which decisions this sweep ran on, for the record
+            import hashlib
+            from pathlib import Path
+
+            record[flag] = {"file": str(path), "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest()}
     return specs, {name: record for name in dict.fromkeys(s.suite for s in specs)}
 
 
