@@ -74,6 +74,7 @@ COMMANDS = {
     "report": ["report", "{tmp}/sweep"],
     "analyze": ["analyze", "{tmp}/model/gru.pt", "--cell", "gru", "--hidden", "4"],
     "init-show": ["init-show", "--scheme", "xavier", "--size", "4"],
+    "select": ["select", "choose", "{tmp}/sweep"],
 }
 CASES = {
     "parent is a file": "{tmp}/file.txt/out",
@@ -90,7 +91,7 @@ FILE_CASES = {"parent is a file": "{tmp}/file.txt/out.png", "path is a directory
 
 def _probes():
     for command in COMMANDS:
-        cases = FILE_CASES if command == "init-show" else CASES
+        cases = FILE_CASES if command in ("init-show", "select") else CASES
         for case, out in cases.items():
             yield command, case, out
         for i, out in enumerate(INPUT_CASES.get(command, [])):

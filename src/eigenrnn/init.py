@@ -141,7 +141,7 @@ def irnn_(tensor: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
     return tensor
 
 
-def sp_(tensor: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+def sp_(tensor: torch.Tensor, generator: torch.Generator | None = None, radius: float = 1.0) -> torch.Tensor:
     r"""Fill a square tensor with the semi-positive-definite "sp-RNN" matrix.
 
     Talathi & Vartak (2015), "Improving performance of recurrent neural network
@@ -150,11 +150,13 @@ def sp_(tensor: torch.Tensor, generator: torch.Generator | None = None) -> torch
     .. math:: A = I + \tfrac{1}{n} R^\top R,\quad R_{ij} \sim N(0, 1),\qquad
               W = A / \lambda_{\max}(A)
 
-    so ``W`` is symmetric positive definite with spectral radius exactly 1.
+    so ``W`` is symmetric positive definite with spectral radius exactly 1
+    (times ``radius``).
 
     Args:
         tensor: an ``(n, n)`` floating tensor, filled in place.
         generator: source of randomness, on the tensor's device type.
+        radius: the spectral radius of ``W`` (default 1, the paper's), a finite number > 0.
 
     >>> w = sp_(torch.empty(16, 16), generator=torch.Generator().manual_seed(0))
     >>> round(float(torch.linalg.eigvalsh(w.double()).max()), 6)
@@ -162,10 +164,12 @@ def sp_(tensor: torch.Tensor, generator: torch.Generator | None = None) -> torch
     """
     n = _check_square(tensor)
     check_generator(generator, tensor.device)
+    if isinstance(radius, bool) or not isinstance(radius, numbers.Real) or not (math.isfinite(radius) and radius > 0):
+        raise ValueError(bad_value("radius", radius, "a finite number > 0"))
     with torch.no_grad():
         r = torch.randn(n, n, generator=generator, dtype=torch.float64, device=tensor.device)
         a = torch.eye(n, dtype=torch.float64, device=tensor.device) + r.T @ r / n
-        tensor.copy_(a / torch.linalg.eigvalsh(a)[-1])
+        tensor.copy_(radius * a / torch.linalg.eigvalsh(a)[-1])
     return tensor
 
 
@@ -284,7 +288,7 @@ _SCHEMES: dict[str, _Scheme] = {
     "kaiming": _Scheme(_kaiming, ("a", "mode", "nonlinearity"), "kaiming"),
     "orthogonal": _Scheme(_orthogonal, ("gain",), "xavier"),
     "irnn": _Scheme(lambda t, generator, **kw: irnn_(t, **kw), ("gain",), "xavier"),
-    "sp": _Scheme(lambda t, generator: sp_(t, generator=generator), (), "xavier"),
+    "sp": _Scheme(lambda t, generator, **kw: sp_(t, generator=generator, **kw), ("radius",), "xavier"),
     "eigen": _Scheme(None, ("spectrum", "preset", "nonnormality"), "xavier"),
     "chain": _Scheme(lambda t, generator, **kw: chain_(t, **kw), ("alpha",), "xavier"),
     "rescaled-glorot": _Scheme(lambda t, generator, **kw: rescaled_glorot_(t, generator, **kw), ("quantile",), "xavier"),
@@ -594,7 +598,7 @@ def init_rnn(
             take the default preset's), ``preset`` (the per-gate spectra
             measured on well-trained networks of this cell, see
             :func:`eigenrnn.spectrum.preset_names`; default
-            ``"classification"``, see :func:`eigen_`) and ``nonnormality`` (eigen), ``alpha`` (chain), ``quantile`` (rescaled-glorot).
+            ``"classification"``, see :func:`eigen_`) and ``nonnormality`` (eigen), ``alpha`` (chain), ``radius`` (sp), ``quantile`` (rescaled-glorot).
 
     Returns:
         ``module``.

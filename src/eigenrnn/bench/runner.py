@@ -95,6 +95,8 @@ def inapplicable(specs: Sequence[RunSpec]) -> dict[str, str]:
     distinct (cell, hidden, layers, scheme, init_kwargs) is tried once on a
     bare ``nn.RNN/LSTM/GRU``; a ValueError from :func:`eigenrnn.init.init_rnn`
     excludes those runs, and the sweep reports them as not run rather than failed.
+    So are the runs of a calibrating variant on a task that calibration does
+    not support (Multi30k: its TrainConfig refuses ``calibrate``).
     """
     import torch
 
@@ -111,6 +113,19 @@ def inapplicable(specs: Sequence[RunSpec]) -> dict[str, str]:
         variant = parse(spec.scheme)
         if key not in verdicts and not variant.applies_to(spec.cell):
             verdicts[key] = f"{variant.name} applies to cells {', '.join(variant.cells)} only, not {spec.cell}"
+        if c.get("calibrate") is not None:
+            task_key = json.dumps([c["task"], spec.scheme, c["calibrate"]])
+            if task_key not in verdicts:
+                from eigenrnn.train import TrainConfig
+
+                try:
+                    TrainConfig.from_dict({**c, "out": "unused"})
+                    verdicts[task_key] = None
+                except ValueError as exc:
+                    verdicts[task_key] = str(exc)
+            if verdicts[task_key] is not None:
+                excluded[spec.path] = verdicts[task_key]
+                continue
         if key not in verdicts:
             module = modules[spec.cell](1, c["hidden"], num_layers=c["layers"])
             try:

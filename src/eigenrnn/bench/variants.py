@@ -9,14 +9,16 @@ scheme with its timescale spectrum tied to the task's length),
 * keyword arguments of :func:`eigenrnn.init.init_rnn`, where the value
   :data:`HORIZON` stands for the task's horizon ``T`` (its
   :attr:`~eigenrnn.tasks.registry.Task.horizon`, the longest training input)
-  and is filled in when the grid is planned;
+  and is filled in when the grid is planned (:func:`horizon_times` for
+  ``c T``, :class:`Timescales` for a timescale spectrum tied to ``T``);
 * optionally a calibration ``"QUANTITY=TARGET"`` (``TrainConfig.calibrate``,
   run on training batches before the first step).
 
 Names accepted by :func:`parse`:
 
 * every scheme name (``xavier``: the scheme with no keyword arguments);
-* the names of :data:`VARIANTS`;
+* the names of :data:`VARIANTS`, and those of the selection study's family
+  grids (:data:`eigenrnn.selection.families.FAMILY_VARIANTS`, e.g. ``xavier:g0.5``);
 * ad hoc, ``NAME{key=value,...}``: a scheme or a named variant with keyword
   arguments added or overridden; values are JSON (``2``, ``0.5``, ``true``,
   ``null``, ``"text"``, ``[1, 2]``) or else bare strings, e.g.
@@ -47,14 +49,70 @@ from eigenrnn.errors import bad_value, check_int
 
 
 class _Horizon:
-    """The placeholder for the task's horizon ``T`` in a variant's keyword arguments."""
+    """The placeholder for ``factor`` times the task's horizon ``T`` in a variant's keyword arguments."""
+
+    def __init__(self, factor: float = 1.0) -> None:
+        self.factor = float(factor)
 
     def __repr__(self) -> str:
-        return "HORIZON"
+        return "HORIZON" if self.factor == 1.0 else f"{self.factor:g}*HORIZON"
+
+    def of(self, horizon: int) -> int:
+        """``round(factor * horizon)``, at least 2 (the smallest horizon init_rnn takes)."""
+        return max(2, round(self.factor * horizon))
 
 
 #: Stands for the task's horizon ``T`` in :attr:`Variant.init_kwargs`.
 HORIZON = _Horizon()
+
+
+def horizon_times(factor: float) -> _Horizon:
+    """A placeholder for ``factor * T`` (rounded, at least 2), e.g. a chrono ``T_max`` of ``4 T``.
+
+    >>> horizon_times(0.25).of(200)
+    50
+    """
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not (0 < factor < float("inf")):
+        raise ValueError(bad_value("factor", factor, "a finite number > 0"))
+    return _Horizon(factor)
+
+
+@dataclass(frozen=True)
+class Timescales:
+    """A placeholder for the dict of :meth:`eigenrnn.spectrum.Spectrum.timescales` at the task's horizon.
+
+    ``tau_min`` and ``tau_max`` are numbers or :func:`horizon_times`
+    placeholders, so that a variant can tie its time constants to ``T``
+    (``Timescales(1.0, horizon_times(4))``: tau log-uniform on ``[1, 4T]``).
+
+    >>> Timescales(1.0, HORIZON, max_phase=0.0, real_fraction=1.0).of(50)["distribution"]
+    'timescale'
+    """
+
+    tau_min: Any
+    tau_max: Any
+    max_phase: float = 3.141592653589793
+    real_fraction: float = 0.0
+
+    def of(self, horizon: int) -> dict[str, Any]:
+        from eigenrnn.spectrum import Spectrum
+
+        tau = tuple(float(_fill(t, horizon)) for t in (self.tau_min, self.tau_max))
+        return Spectrum.timescales(tau, max_phase=self.max_phase, real_fraction=self.real_fraction).to_dict()
+
+    def __repr__(self) -> str:
+        return f"timescales(tau=[{self.tau_min!r}, {self.tau_max!r}], max_phase={self.max_phase:.3g}, real={self.real_fraction:g})"
+
+
+def _fill(value: Any, horizon: int) -> Any:
+    """``value`` with every placeholder (:data:`HORIZON`, :class:`Timescales`) resolved at ``horizon``."""
+    if isinstance(value, (_Horizon, Timescales)):
+        return value.of(horizon)
+    if isinstance(value, Mapping):
+        return {key: _fill(item, horizon) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_fill(item, horizon) for item in value]
+    return value
 
 #: The calibration the ``+cal`` variants run: the time- and batch-averaged
 #: state Jacobian's spectral radius set to 1 (the edge of stability on the data).
@@ -134,7 +192,7 @@ class Variant:
             config of a plain scheme is what it always was).
         """
         check_int("horizon", horizon, allowed="a positive int (the task's sequence length)")
-        kwargs = {key: horizon if value is HORIZON else value for key, value in self.init_kwargs.items()}
+        kwargs = {key: _fill(value, horizon) for key, value in self.init_kwargs.items()}
         fields: dict[str, Any] = {"init": self.scheme, "init_kwargs": kwargs}
         if self.calibrate is not None:
             fields["calibrate"] = self.calibrate
@@ -143,7 +201,7 @@ class Variant:
 
 def _variant(name: str, scheme: str, description: str, **fields: Any) -> Variant:
     needs = list(fields.pop("needs", ()))
-    if any(value is HORIZON for value in fields.get("init_kwargs", {}).values()):
+    if any(isinstance(value, _Horizon) for value in fields.get("init_kwargs", {}).values()):
         needs.append("init_rnn(horizon=...)")
     if fields.get("calibrate") is not None:
         needs.append("calibrate_ and TrainConfig.calibrate")
@@ -209,10 +267,11 @@ def _parse(text: str) -> Variant:
     # Cached: the benchmark parses every run's name, and an ad-hoc one costs a probe of init_rnn.
     match = _ADHOC.match(text)
     base = match["base"].strip() if match else text
-    known = names()
-    if base not in known:
-        raise ValueError(bad_value("schemes", base, f"one of {', '.join(known)}, or NAME{{key=value,...}}"))
-    variant = VARIANTS[base] if base in VARIANTS else Variant(base, base)
+    known, named = names(), _named()
+    if base not in known and base not in named:
+        raise ValueError(bad_value("schemes", base, f"one of {', '.join(known)}, a name of "
+                                   "eigenrnn.selection.families, or NAME{key=value,...}"))
+    variant = named[base] if base in named else Variant(base, base)
     if match is None:
         return variant
     extra = _parse_kwargs(match["args"], text)
@@ -230,6 +289,17 @@ def _parse(text: str) -> Variant:
                     variant.cells, tuple(dict.fromkeys(needs)), f"{base} with {canonical[len(base):]}")
     _probe(adhoc)
     return adhoc
+
+
+def _named() -> dict[str, Variant]:
+    """Every named variant: :data:`VARIANTS`, then the selection study's family grids.
+
+    The family grids (:data:`eigenrnn.selection.families.FAMILY_VARIANTS`) are
+    kept out of :func:`names` so that error messages and the docs' table stay short.
+    """
+    from eigenrnn.selection.families import FAMILY_VARIANTS
+
+    return {**VARIANTS, **FAMILY_VARIANTS}
 
 
 def canonical_name(base: str, kwargs: Mapping[str, Any]) -> str:
@@ -302,7 +372,7 @@ def markdown() -> str:
     lines = ["| name | scheme | init_rnn keyword arguments | calibrate | cells | what |",
              "| --- | --- | --- | --- | --- | --- |"]
     for v in VARIANTS.values():
-        kwargs = ", ".join(f"{k}={'T' if val is HORIZON else json.dumps(val)}" for k, val in v.init_kwargs.items())
+        kwargs = ", ".join(f"{k}={'T' if val is HORIZON else json.dumps(val, default=repr)}" for k, val in v.init_kwargs.items())
         lines.append(f"| `{v.name}` | {v.scheme} | {kwargs or '—'} | {v.calibrate or '—'} | "
                      f"{', '.join(v.cells) if v.cells else 'all'} | {v.description} |")
     return "\n".join(lines) + "\n"

@@ -29,6 +29,7 @@ COMMANDS = (
     "bench",
     "report",
     "pack",
+    "select",
 )
 
 

@@ -10,6 +10,7 @@ from eigenrnn.bench import backends, profiles, variants
 from eigenrnn.bench.runner import inapplicable, plan, validate, write_bench_json
 from eigenrnn.cli._threads import add_threads_option
 from eigenrnn.errors import bad_value
+from eigenrnn.selection.suites import SUITES as SELECTION_SUITES
 
 
 def register(sub) -> None:
@@ -23,7 +24,9 @@ def register(sub) -> None:
             "Every scheme gets the profile's budget; see --dry-run for the table."
         ),
     )
-    parser.add_argument("--suite", required=True, choices=(*profiles.SUITES, "all"), help="task suite to run (required)")
+    parser.add_argument("--suite", required=True, choices=(*profiles.SUITES, "all", *SELECTION_SUITES),
+                        help="a benchmark suite, all of them, or a stage of the selection study "
+                        "(docs/SELECTION.md; profiles smoke and cpu) (required)")
     parser.add_argument("--profile", required=True, choices=profiles.PROFILES, help="budget profile (required; see docs/TRAINING.md)")
     parser.add_argument("--out", required=True, help="sweep directory (reuse it to resume)")
     parser.add_argument("--workers", type=int, default=None,
@@ -40,6 +43,14 @@ def register(sub) -> None:
     parser.add_argument("--tensorboard", default=None, metavar="DIR",
                         help="write a TensorBoard log per run to DIR/<suite>/<task>/<cell>/<scheme>/seed<k>/ "
                         "(needs the tensorboard extra) (default: none)")
+    parser.add_argument("--instrument", default=None, metavar="FILE.json",
+                        help="selection-dev/-heldout: the lr and clip per task and cell, from eigenrnn select "
+                        "instrument (default: none; required by those suites)")
+    parser.add_argument("--chosen", default=None, metavar="FILE.json",
+                        help="selection-heldout: the chosen configurations, from eigenrnn select choose "
+                        "(default: none; required by that suite)")
+    parser.add_argument("--families", default=None,
+                        help="selection suites: comma-separated families to run (default: all of them)")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the budgets and what would run, and write nothing")
     add_threads_option(parser, per=" per worker (local backend)")
@@ -55,12 +66,17 @@ def run(args) -> int:
 
         require_tensorboard()
     chosen = None if args.schemes is None else variants.split(args.schemes, "--schemes")
-    specs = profiles.grid(args.suite, args.profile, schemes=chosen,
-                          cells=_split(args.cells, "--cells"), seeds=args.seeds)
+    selection_budgets = None
+    if args.suite in SELECTION_SUITES:
+        specs, selection_budgets = _selection_grid(args)
+    else:
+        _refuse_selection_options(args)
+        specs = profiles.grid(args.suite, args.profile, schemes=chosen,
+                              cells=_split(args.cells, "--cells"), seeds=args.seeds)
     workers = (os.cpu_count() or 1) if args.workers is None else args.workers
     if workers < 1:
         raise ValueError(bad_value("--workers", workers, "a positive integer"))
-    names = sorted({s.suite for s in specs}, key=profiles.SUITES.index)
+    names = list(dict.fromkeys(s.suite for s in specs))  # grid order: the suites in SUITES order
     excluded = inapplicable(specs)
     for scheme, reason in sorted({(s.scheme, excluded[s.path]) for s in specs if s.path in excluded}):
         runs = sum(s.scheme == scheme and excluded.get(s.path) == reason for s in specs)
@@ -68,7 +84,8 @@ def run(args) -> int:
     runnable = [s for s in specs if s.path not in excluded]
     if args.dry_run:
         states = plan(runnable, args.out)
-        print(profiles.budgets_markdown(args.profile))
+        if selection_budgets is None:
+            print(profiles.budgets_markdown(args.profile))
         for name in names:
             mine = [s for s in runnable if s.suite == name]
             todo = {k: sum(states[s.path] == k for s in mine) for k in ("new", "resume", "done")}
@@ -79,7 +96,7 @@ def run(args) -> int:
         return 0
     validate(runnable, args.out)
     plan(runnable, args.out)  # refuses a directory trained with other budgets before touching it
-    budgets = {name: asdict(profiles.budget(name, args.profile)) for name in names}
+    budgets = selection_budgets or {name: asdict(profiles.budget(name, args.profile)) for name in names}
     with backends.from_args(args) as backend, directory_lock(args.out):
         mark_output(args.out, "bench")
         sweep_stale_tmp(args.out, ("bench.json",))  # left by a kill during an atomic write
@@ -96,6 +113,38 @@ def run(args) -> int:
     for path, message in result.errors.items():
         print(f"failed: {path}: {message} (see {args.out}/{path}/error.txt)", file=sys.stderr)
     return 1 if counts["failed"] else 0
+
+
+def _selection_grid(args):
+    """The runs of a selection-study suite and its budgets per suite directory (for bench.json)."""
+    from eigenrnn.selection import rule, suites
+
+    if args.schemes is not None:
+        raise ValueError(bad_value("--schemes", args.schemes, "not given with a selection suite "
+                                   "(its configurations are the families' grids; restrict them with --families)"))
+    instrument = None if args.instrument is None else rule.read_decision(args.instrument, "--instrument")
+    chosen = None if args.chosen is None else rule.read_decision(args.chosen, "--chosen")
+    if args.suite == "selection-instrument" and instrument is not None:
+        raise ValueError(bad_value("--instrument", args.instrument, "not given with selection-instrument (it chooses it)"))
+    if args.suite != "selection-heldout" and chosen is not None:
+        raise ValueError(bad_value("--chosen", args.chosen, "given with selection-heldout only"))
+    specs = suites.grid(args.suite, args.profile, instrument=instrument, chosen=chosen,
+                        families=_split(args.families, "--families"), cells=_split(args.cells, "--cells"),
+                        seeds=args.seeds)
+    record = suites.budgets(args.suite, args.profile)
+    for flag, path in (("instrument", args.instrument), ("chosen", args.chosen)):
+        if path is not None:  # which decisions this sweep ran on, for the record
+            import hashlib
+            from pathlib import Path
+
+            record[flag] = {"file": str(path), "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest()}
+    return specs, {name: record for name in dict.fromkeys(s.suite for s in specs)}
+
+
+def _refuse_selection_options(args) -> None:
+    for flag, value in (("--instrument", args.instrument), ("--chosen", args.chosen), ("--families", args.families)):
+        if value is not None:
+            raise ValueError(bad_value(flag, value, f"given with a selection suite ({', '.join(SELECTION_SUITES)}) only"))
 
 
 def _variant_lines(specs) -> list[str]:

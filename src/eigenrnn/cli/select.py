@@ -1,0 +1,85 @@
+"""`eigenrnn select`: the decisions of the selection study (docs/SELECTION.md) from a sweep directory.
+
+    eigenrnn bench --suite selection-instrument --profile cpu --out runs/selection
+    eigenrnn select instrument runs/selection --out results/selection/instrument.json
+    eigenrnn bench --suite selection-dev --profile cpu --out runs/selection --instrument results/selection/instrument.json
+    eigenrnn select choose runs/selection --out results/selection/chosen.json
+    eigenrnn bench --suite selection-heldout --profile cpu --out runs/selection \\
+        --instrument results/selection/instrument.json --chosen results/selection/chosen.json
+    eigenrnn select compare runs/selection --chosen results/selection/chosen.json --out results/selection/heldout.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(sub) -> None:
+    parser = sub.add_parser(
+        "select",
+        help="choose the instrument and each family's configuration (the selection study)",
+        description="Decisions of the selection study (docs/SELECTION.md), read from the runs of "
+        "eigenrnn bench --suite selection-*: the instrument (lr and clip per task and cell), the chosen "
+        "configuration per family and cell, and the held-out comparison with Holm-corrected p-values.",
+    )
+    steps = parser.add_subparsers(dest="step", metavar="STEP")
+    steps.required = True
+    for name, text in (("instrument", "choose lr and clip per task and cell from the selection-instrument runs"),
+                       ("choose", "choose each family's configuration per cell from the selection-dev runs"),
+                       ("compare", "pair the selected eigen against every baseline on the held-out runs")):
+        step = steps.add_parser(name, help=text, description=text)
+        step.add_argument("runs", help="the sweep directory (eigenrnn bench --out)")
+        step.add_argument("--out", required=True, help="the JSON file to write")
+        step.add_argument("--force", action="store_true",
+                          help="replace an existing --out file (default: refuse, a decision is written once)")
+        if name == "choose":
+            step.add_argument("--families", default=None,
+                              help="comma-separated families (default: all; as given to bench --families)")
+        if name == "compare":
+            step.add_argument("--chosen", required=True, help="the file eigenrnn select choose wrote")
+        step.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from eigenrnn.bench.stats import load_runs
+    from eigenrnn.errors import EigenRNNError, bad_value
+    from eigenrnn.io import check_output
+    from eigenrnn.selection import families as fam
+    from eigenrnn.selection import rule
+
+    state = check_output(args.out, "select", mode="file", inputs=(args.runs,))
+    if state == "file" and not args.force:
+        raise EigenRNNError(bad_value("--out", args.out, "a new file (it exists; --force replaces it)"))
+    if not Path(args.runs).is_dir():
+        raise FileNotFoundError(f"runs: {args.runs} is not a directory")
+    records, failed = load_runs(args.runs)
+    if failed:
+        print(f"select: {len(failed)} failed runs count as missing (e.g. {failed[0]})", file=sys.stderr)
+    if args.step == "instrument":
+        decision = rule.choose_instrument(records)
+        lines = [f"{key}/{cell}: lr={c['lr']:g} clip={c['clip']}" for key, cells in decision["tasks"].items()
+                 for cell, c in cells.items()]
+    elif args.step == "choose":
+        families = fam.FAMILIES if args.families is None else tuple(
+            f.strip() for f in args.families.split(",") if f.strip())
+        for name in families:
+            if name not in fam.FAMILIES:
+                raise ValueError(bad_value("--families", name, f"one of {', '.join(fam.FAMILIES)}"))
+        decision = rule.select(records, families=families)
+        lines = [f"{cell}/{family}: {e['chosen']}" for cell, c in decision["cells"].items()
+                 for family, e in c["families"].items()]
+        lines += [f"{cell}: input weights {c['input_scheme']}" for cell, c in decision["cells"].items()]
+    else:
+        from eigenrnn.selection.compare import compare_heldout
+
+        decision = compare_heldout(records, rule.read_decision(args.chosen, "--chosen"))
+        lines = [f"{key}/{row['cell']}: eigen vs {row['baseline']} ({row['role']}): {row['wins']}/{row['ties']}/"
+                 f"{row['losses']}, p={row['p_value']}, Holm p={row['p_holm']}"
+                 for key, t in decision["tasks"].items() for row in t["comparisons"]]
+    rule.write_decision(decision, args.out)
+    for line in lines:
+        print(line)
+    print(f"wrote {args.out}")
+    return 0

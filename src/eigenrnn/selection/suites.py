@@ -1,0 +1,253 @@
+"""The three benchmark suites of the selection study, under a ``smoke`` and a ``cpu`` profile.
+
+* ``selection-instrument`` -- the learning-rate x clipping grid, run by the
+  textbook baselines (:data:`INSTRUMENT_SCHEMES`) on every development and
+  held-out task except Multi30k; :func:`eigenrnn.selection.rule.choose_instrument`
+  picks one setting per task and cell, the same for every family.
+* ``selection-dev`` -- every family's K configurations
+  (:mod:`eigenrnn.selection.families`) and its input probe on the development
+  tasks, at the chosen instrument; :func:`eigenrnn.selection.rule.select` picks
+  one configuration per family and cell.
+* ``selection-heldout`` -- the chosen configurations, every family's
+  published textbook setting and PyTorch's default on the held-out tasks.
+
+Each task entry is a :class:`eigenrnn.bench.profiles.Budget` of one task under
+a short key (the run directory's task part, e.g. ``adding50``), so the same
+task may appear at two budgets.  Runs go to
+``<out>/<suite dir>/<key>/<cell>/<config>/seed<k>`` where the suite directory
+is ``dev``, ``heldout`` or ``instrument-lr<factor>x-clip<clip>``; the runner
+skips finished runs, so every stage is resumable.
+
+>>> specs = grid("selection-instrument", "smoke")
+>>> specs[0].path
+'instrument-lr0.5x-clip1/tomita3/gru/xavier/seed0'
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any, Mapping, Sequence
+
+from eigenrnn.bench.profiles import Budget, RunSpec
+from eigenrnn.errors import bad_value
+from eigenrnn.selection import families as fam
+
+SUITES = ("selection-instrument", "selection-dev", "selection-heldout")
+PROFILES = ("smoke", "cpu")
+CELLS = ("rnn", "lstm", "gru")
+
+#: The textbook baselines that choose the instrument (published settings, own input weights).
+INSTRUMENT_SCHEMES = ("xavier", "kaiming", "orthogonal")
+
+_TOMITA_LONG = dict(cells=CELLS, hidden=32, epochs=100, batch_size=64, lr=1e-2,
+                    train_size=None, val_size=None, test_size=None)
+_REG = dict(cells=CELLS, hidden=32, epochs=15, batch_size=64, lr=3e-3, train_size=2000, val_size=500, test_size=1000)
+_MNIST = dict(cells=CELLS, hidden=64, epochs=8, batch_size=64, lr=2e-3, train_size=8000, val_size=2000, test_size=2000)
+
+
+def _b(task: str, seeds: int, est_hours: float = 0.0, options: Mapping[str, Any] | None = None, **fields) -> Budget:
+    return Budget(tasks=(task,), seeds=seeds, est_hours=est_hours,
+                  task_options={task: dict(options or {})}, **fields)
+
+
+#: ``TASKS[profile][stage] = {key: Budget}`` for the stages ``dev`` and ``heldout``.
+#: est_hours: documentation only, see docs/SELECTION.md's budget table.
+TASKS: dict[str, dict[str, dict[str, Budget]]] = {
+    "cpu": {
+        "dev": {
+            "tomita3": _b("tomita3", 3, cells=CELLS, hidden=32, epochs=20, batch_size=64, lr=1e-2,
+                          train_size=None, val_size=None, test_size=None),
+            # Long enough that some scheme learns Tomita 5 (the 150-epoch study runs did; 20 epochs did not).
+            "tomita5": _b("tomita5", 3, **_TOMITA_LONG),
+            "adding50": _b("adding", 3, options={"length": 50}, **_REG),
+            # A training subset, judged on the validation split; the test split is the held-out mnist14's.
+            "mnist14-sub": _b("mnist14", 3, **{**_MNIST, "train_size": 4000, "val_size": 2000}),
+        },
+        # Seeds: 10 where runs are cheap, 6 (the fewest pairs for a Wilcoxon test,
+        # MIN_WILCOXON_PAIRS) for the MNIST tasks, 3 for Multi30k (wins/ties/losses only).
+        "heldout": {
+            "tomita6": _b("tomita6", 10, **_TOMITA_LONG),
+            "tomita7": _b("tomita7", 10, **_TOMITA_LONG),
+            "pmnist14": _b("pmnist14", 6, **_MNIST),
+            "mnist14": _b("mnist14", 6, **_MNIST),
+            "adding200": _b("adding", 10, options={"length": 200}, **_REG),
+            "mackey-glass": _b("mackey-glass", 10, options={"length": 100}, **_REG),
+            "multi30k": _b("multi30k", 3, cells=("gru",), hidden=128, epochs=5, batch_size=128, lr=1e-3,
+                           train_size=None, val_size=None, test_size=None, extra={"vocab_size": 4000}),
+        },
+    },
+    # Seconds: tiny data, one epoch, the GRU only; no task that needs a dataset on disk.
+    "smoke": {
+        "dev": {
+            "tomita3": _b("tomita3", 1, options={"per_length": 2}, cells=("gru",), hidden=8, epochs=1,
+                          batch_size=32, lr=1e-2, train_size=None, val_size=None, test_size=None),
+        },
+        "heldout": {
+            "tomita6": _b("tomita6", 1, options={"per_length": 2}, cells=("gru",), hidden=8, epochs=1,
+                          batch_size=32, lr=1e-2, train_size=None, val_size=None, test_size=None),
+            "adding10": _b("adding", 1, options={"length": 10}, cells=("gru",), hidden=8, epochs=1,
+                           batch_size=32, lr=3e-3, train_size=32, val_size=16, test_size=16),
+        },
+    },
+}
+
+#: The instrument grid: learning rates as multiples of each task's base lr, and gradient-norm clips.
+INSTRUMENT = {
+    "cpu": {"lr_factors": (0.25, 0.5, 1.0), "clips": (1.0, 0.1), "seeds": 3},
+    "smoke": {"lr_factors": (0.5, 1.0), "clips": (1.0,), "seeds": 1},
+}
+
+#: Tasks the instrument stage does not sweep (their base setting is used): one Multi30k
+#: run takes ~25 min at the cpu budget and the cpu benchmark saw no collapse there.
+NOT_SWEPT = ("multi30k",)
+
+
+def instrument_dir(lr_factor: float, clip: float | None) -> str:
+    """The suite directory of one instrument setting, e.g. ``instrument-lr0.5x-clip1``."""
+    return f"instrument-lr{lr_factor:g}x-clip{'none' if clip is None else f'{clip:g}'}"
+
+
+def tasks(stage: str, profile: str) -> dict[str, Budget]:
+    """The task entries ``{key: Budget}`` of ``stage`` (``"dev"`` or ``"heldout"``) under ``profile``."""
+    _check("profile", profile, PROFILES)
+    _check("stage", stage, ("dev", "heldout"))
+    return TASKS[profile][stage]
+
+
+def grid(
+    suite: str,
+    profile: str,
+    *,
+    instrument: Mapping[str, Any] | None = None,
+    chosen: Mapping[str, Any] | None = None,
+    families: Sequence[str] | None = None,
+    cells: Sequence[str] | None = None,
+    seeds: int | None = None,
+) -> list[RunSpec]:
+    """The runs of one selection suite, ordered task, cell, configuration, seed.
+
+    Args:
+        suite: one of :data:`SUITES`.
+        profile: ``"smoke"`` or ``"cpu"``.
+        instrument: the JSON of :func:`eigenrnn.selection.rule.choose_instrument`
+            (required by the dev and held-out suites): per task key and cell its
+            ``lr`` and ``clip``.
+        chosen: the JSON of :func:`eigenrnn.selection.rule.select` (required by
+            the held-out suite).
+        families: restrict to these families (default: all of
+            :data:`eigenrnn.selection.families.FAMILIES`); the same restriction
+            must be given to every stage.
+        cells: restrict to these cells (default: each task's).
+        seeds: seeds ``0 .. seeds-1`` (default: each task's, or the instrument's).
+
+    Returns:
+        list of :class:`~eigenrnn.bench.profiles.RunSpec`; its ``config`` is a
+        complete TrainConfig dict (minus ``out``), so each run's
+        ``config.json`` rebuilds it.
+    """
+    from eigenrnn.bench import variants
+
+    _check("suite", suite, SUITES)
+    _check("profile", profile, PROFILES)
+    chosen_families = fam.FAMILIES if families is None else tuple(families)
+    for name in chosen_families:
+        _check("families", name, fam.FAMILIES)
+    for name in cells or ():
+        _check("cells", name, CELLS)
+    if seeds is not None and (isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1):
+        raise ValueError(bad_value("seeds", seeds, "a positive integer"))
+
+    specs: list[RunSpec] = []
+
+    def add(suite_dir: str, key: str, budget: Budget, cell: str, names: Sequence[str], n_seeds: int,
+            override: Mapping[str, Any]) -> None:
+        task = budget.tasks[0]
+        base = {**budget.config(task), **override}
+        horizon = _horizon(task, base["task_options"])
+        for name in dict.fromkeys(names):
+            variant = variants.parse(name)
+            variant.check_supported()
+            for seed in range(n_seeds):
+                config = {**base, "task": task, "cell": cell, **variant.resolve(horizon), "seed": seed}
+                specs.append(RunSpec(suite_dir, key, cell, variant.name, seed, config))
+
+    def run_cells(budget: Budget) -> tuple[str, ...]:
+        return budget.cells if cells is None else tuple(c for c in budget.cells if c in cells)
+
+    if suite == "selection-instrument":
+        setting = INSTRUMENT[profile]
+        entries = {**tasks("dev", profile), **tasks("heldout", profile)}
+        for lr_factor in setting["lr_factors"]:
+            for clip in setting["clips"]:
+                for key, budget in entries.items():
+                    if budget.tasks[0] in NOT_SWEPT:
+                        continue
+                    for cell in run_cells(budget):
+                        add(instrument_dir(lr_factor, clip), key, budget, cell, INSTRUMENT_SCHEMES,
+                            seeds or setting["seeds"], {"lr": budget.lr * lr_factor, "clip": clip})
+        return specs
+
+    if instrument is None:
+        raise ValueError(bad_value("instrument", None, f"the instrument file (eigenrnn select instrument) for {suite}"))
+    stage = "dev" if suite == "selection-dev" else "heldout"
+    if stage == "heldout" and chosen is None:
+        raise ValueError(bad_value("chosen", None, "the chosen-configurations file (eigenrnn select choose) "
+                                   "for selection-heldout"))
+    for key, budget in tasks(stage, profile).items():
+        for cell in run_cells(budget):
+            if stage == "dev":
+                names = [n for f in fam.families_for(cell) if f in chosen_families
+                         for n in (*fam.configs(f), fam.input_probe(f))]
+            else:
+                names = heldout_configs(chosen, cell, chosen_families)
+            add(stage, key, budget, cell, names, seeds or budget.seeds, _instrument_for(instrument, key, cell, budget))
+    return specs
+
+
+def heldout_configs(chosen: Mapping[str, Any], cell: str, families: Sequence[str] = fam.FAMILIES) -> list[str]:
+    """The held-out configurations of ``cell``: each family's chosen one (with the chosen input
+    weights), each family's published textbook setting, and PyTorch's default; each once."""
+    try:
+        entry = chosen["cells"][cell]
+        level = entry["input_scheme"]
+        picked = {f: entry["families"][f]["chosen"] for f in fam.families_for(cell) if f in families}
+    except (KeyError, TypeError):
+        raise ValueError(bad_value("chosen", f"no complete entry for cell {cell!r}",
+                                   "the file eigenrnn select choose wrote for these families")) from None
+    names = [fam.with_inputs(picked[f], level) for f in picked]
+    names += [fam.PUBLISHED[f] for f in picked]
+    return list(dict.fromkeys([*names, "pytorch"]))
+
+
+def budgets(suite: str, profile: str) -> dict[str, Any]:
+    """The budgets of ``suite`` under ``profile`` as JSON, for ``bench.json``."""
+    _check("suite", suite, SUITES)
+    if suite == "selection-instrument":
+        entries = {**tasks("dev", profile), **tasks("heldout", profile)}
+        return {"instrument": {k: list(v) if isinstance(v, tuple) else v for k, v in INSTRUMENT[profile].items()},
+                "schemes": list(INSTRUMENT_SCHEMES),
+                "tasks": {k: asdict(b) for k, b in entries.items() if b.tasks[0] not in NOT_SWEPT}}
+    stage = "dev" if suite == "selection-dev" else "heldout"
+    return {"tasks": {k: asdict(b) for k, b in tasks(stage, profile).items()}}
+
+
+def _instrument_for(instrument: Mapping[str, Any], key: str, cell: str, budget: Budget) -> dict[str, Any]:
+    if budget.tasks[0] in NOT_SWEPT:
+        return {}
+    try:
+        chosen = instrument["tasks"][key][cell]
+        return {"lr": float(chosen["lr"]), "clip": None if chosen["clip"] is None else float(chosen["clip"])}
+    except (KeyError, TypeError, ValueError):
+        raise ValueError(bad_value("instrument", f"no lr/clip for task {key!r}, cell {cell!r}",
+                                   "the file eigenrnn select instrument wrote for this profile")) from None
+
+
+def _horizon(task: str, options: Mapping[str, Any]) -> int:
+    from eigenrnn.tasks import get_task
+
+    return get_task(task, **options).horizon
+
+
+def _check(argument: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(bad_value(argument, value, f"one of {', '.join(allowed)}"))

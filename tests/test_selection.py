@@ -1,0 +1,289 @@
+"""The selection study: family grids, suites, the decision rules on hand-made numbers, and the smoke pipeline."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from eigenrnn.bench.stats import RunRecord
+from eigenrnn.bench.variants import parse
+from eigenrnn.selection import families as fam
+from eigenrnn.selection import rule, suites
+
+# ----------------------------------------------------------------------------- families
+
+
+def test_every_family_has_k_configurations_with_its_textbook_one():
+    for family in fam.FAMILIES:
+        names = fam.configs(family)
+        assert len(names) == fam.K == len(set(names)) == 6
+        assert fam.textbook(family) in names
+        for name in names:
+            assert parse(name).name == name  # every configuration is a variant the benchmark runs
+    assert fam.configs("xavier")[2] == "xavier" and fam.textbook("kaiming") == "kaiming:g1.41"
+
+
+def test_recurrent_schemes_share_the_input_init():
+    """Every grid configuration gets Xavier-uniform input weights; only the input probes differ."""
+    from eigenrnn.init import init_rnn
+    from eigenrnn.train.build import decode_init_kwargs
+
+    def w_ih(name):
+        m = torch.nn.GRU(1, 64)
+        fields = parse(name).resolve(50)
+        init_rnn(m, fields["init"], generator=torch.Generator().manual_seed(0),
+                 **decode_init_kwargs(fields["init_kwargs"]))
+        return m.weight_ih_l0.detach()
+
+    xavier_std = math.sqrt(2.0 / (1 + 64))
+    for family in fam.FAMILIES:
+        for name in fam.configs(family):
+            std = float(w_ih(name).std())
+            assert abs(std - xavier_std) < 0.2 * xavier_std, (name, std)
+        probe = float(w_ih(fam.input_probe(family)).std())
+        assert abs(probe - math.sqrt(2.0)) < 0.2 * math.sqrt(2.0), (family, probe)  # Kaiming-normal, fan_in 1
+
+
+def test_gain_grids_set_the_spectral_radius():
+    from eigenrnn.init import init_rnn
+    from eigenrnn.train.build import decode_init_kwargs
+
+    for name, radius in (("orthogonal:g0.5", 0.5), ("sp:s0.8", 0.8), ("irnn:s0.9", 0.9)):
+        m = torch.nn.RNN(1, 32)
+        fields = parse(name).resolve(50)
+        init_rnn(m, fields["init"], generator=torch.Generator().manual_seed(0), **decode_init_kwargs(fields["init_kwargs"]))
+        rho = float(torch.linalg.eigvals(m.weight_hh_l0.detach().double()).abs().max())
+        assert rho == pytest.approx(radius, rel=1e-6), name
+    # Kaiming's slope a gives the grid's gain: std = gain / sqrt(fan_in)
+    m = torch.nn.RNN(1, 400)
+    fields = parse("kaiming:g0.5").resolve(50)
+    init_rnn(m, "kaiming", generator=torch.Generator().manual_seed(0), **decode_init_kwargs(fields["init_kwargs"]))
+    assert float(m.weight_hh_l0.std()) == pytest.approx(0.5 / math.sqrt(400), rel=0.02)
+
+
+def test_horizon_placeholders_resolve_per_task():
+    assert parse("chrono:T0.25").resolve(200)["init_kwargs"] == {"bias": "chrono", "horizon": 50}
+    assert parse("eigen:tau4T").resolve(30)["init_kwargs"] == {"horizon": 120}
+    slow = parse("eigen:slow-real").resolve(100)["init_kwargs"]["spectrum"]
+    assert slow["real_fraction"] == 1.0 and slow["max_phase"] == 0.0
+    assert slow["radius"][1] == pytest.approx(math.exp(-1 / 100))
+    mix = parse("eigen:unit-mix").resolve(100)["init_kwargs"]["spectrum"]["mixture"]
+    assert [c["share"] for c in mix] == [0.25, 0.75] and mix[0]["spectrum"]["radius"] == [1.0, 1.0]
+
+
+# ----------------------------------------------------------------------------- Holm and collapse
+
+
+def test_holm_matches_a_hand_computation():
+    # sorted: 0.005*4 = 0.02, 0.01*3 = 0.03, 0.03*2 = 0.06, 0.04*1 = 0.04 -> max so far 0.06
+    assert rule.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert rule.holm([0.5, None, 0.6]) == [1.0, None, 1.0]  # 2 * 0.5 = 1.0, then max(1.0, 0.6)
+    with pytest.raises(ValueError, match="p_values"):
+        rule.holm([1.5])
+
+
+def test_holm_caps_at_one_and_keeps_order():
+    adjusted = rule.holm([0.5, 0.6])
+    assert adjusted == [1.0, 1.0]
+    assert rule.holm([]) == []
+
+
+@pytest.mark.parametrize("curve, higher, chance, margin, expected", [
+    ([0.2, 0.485, 0.3, 0.09], True, 0.1, 0.05, True),        # the orthogonal seed of issue 13
+    ([0.1, 0.12, 0.13, 0.11], True, 0.1, 0.05, False),       # never learned: no collapse
+    ([0.2, 0.5, 0.6, 0.61], True, 0.1, 0.05, False),         # learned and kept it
+    ([0.5, 0.9, float("nan")], True, 0.5, 0.05, True),       # diverged after learning
+    ([0.17, 0.05, 0.01, 0.165], False, 1 / 6, 1 / 60, True),  # MSE back at the trivial predictor
+    ([0.17, 0.05, 0.01, 0.02], False, 1 / 6, 1 / 60, False),
+    ([0.9], True, 0.5, 0.05, False),
+])
+def test_collapse_on_hand_made_curves(curve, higher, chance, margin, expected):
+    assert rule.collapsed(curve, chance=chance, margin=margin, higher_is_better=higher) is expected
+
+
+# ----------------------------------------------------------------------------- the rules on hand-made runs
+
+
+def _record(root: Path, suite: str, key: str, task: str, cell: str, scheme: str, seed: int, value: float | None,
+            curve: list[float] | None = None, config: dict | None = None) -> RunRecord:
+    path = root / suite / key / cell / scheme / f"seed{seed}"
+    path.mkdir(parents=True)
+    curve = curve if curve is not None else [value]
+    (path / "metrics.jsonl").write_text("".join(json.dumps({"val_metric": v}) + "\n" for v in curve))
+    if config is not None:
+        (path / "config.json").write_text(json.dumps(config))
+    higher = not task.startswith("adding")
+    return RunRecord(suite, task, cell, scheme, seed, "finished" if value is not None else "diverged",
+                     "accuracy" if higher else "mse", higher, value, None, value, None, None, None, 1, 1, 1.0, path)
+
+
+def _family_runs(root, values: dict[str, tuple[float, float]], curves=None):
+    """xavier-family runs on two dev tasks (accuracy and MSE), two seeds; ``values[name] = (acc, mse)``."""
+    curves = curves or {}
+    out = []
+    for name, (acc, mse) in values.items():
+        for seed in (0, 1):
+            out.append(_record(root, "dev", "tomita3", "tomita3", "gru", name, seed, acc, curves.get(name)))
+            out.append(_record(root, "dev", "adding50", "adding", "gru", name, seed, mse))
+    return out
+
+
+def _xavier_values(**changes):
+    base = {name: (0.7, 0.10) for name in fam.configs("xavier")}
+    base.update(changes)
+    return base
+
+
+def test_select_picks_the_best_mean_rank(tmp_path):
+    values = _xavier_values(**{"xavier:g1.25": (0.95, 0.01), "xavier:g0.5": (0.9, 0.02)})
+    chosen = rule.select(_family_runs(tmp_path, values), families=("xavier",))
+    entry = chosen["cells"]["gru"]["families"]["xavier"]
+    assert entry["chosen"] == "xavier:g1.25"
+    assert entry["configs"]["xavier:g1.25"]["mean_rank"] == 1.0
+    assert entry["configs"]["xavier:g0.5"]["mean_rank"] == 2.0
+    assert entry["configs"]["xavier"]["mean_rank"] == pytest.approx((3 + 4 + 5 + 6) / 4)  # four-way tie, averaged
+
+
+def test_select_ties_go_to_fewer_collapses_then_textbook_then_order(tmp_path):
+    # g0.75 and g1.25 tie on every value; g1.25 collapsed on tomita3 -> g0.75
+    values = _xavier_values(**{"xavier:g0.75": (0.9, 0.01), "xavier:g1.25": (0.9, 0.01)})
+    runs = _family_runs(tmp_path / "b", values, curves={"xavier:g1.25": [0.5, 0.9, 0.52]})
+    assert rule.select(runs, families=("xavier",))["cells"]["gru"]["families"]["xavier"]["chosen"] == "xavier:g0.75"
+    # the textbook configuration wins a tie without collapses
+    values = _xavier_values(**{"xavier": (0.9, 0.01), "xavier:g0.5": (0.9, 0.01)})
+    runs = _family_runs(tmp_path / "c", values)
+    assert rule.select(runs, families=("xavier",))["cells"]["gru"]["families"]["xavier"]["chosen"] == "xavier"
+    # neither is the textbook one: the earlier in the family's list
+    values = _xavier_values(**{"xavier:g1.41": (0.9, 0.01), "xavier:g0.75": (0.9, 0.01)})
+    runs = _family_runs(tmp_path / "d", values)
+    assert rule.select(runs, families=("xavier",))["cells"]["gru"]["families"]["xavier"]["chosen"] == "xavier:g0.75"
+
+
+def test_select_counts_missing_and_diverged_runs_as_worst(tmp_path):
+    values = _xavier_values(**{"xavier:g0.5": (None, None), "xavier:g1.41": (0.8, 0.05)})
+    values.pop("xavier+cal")  # never ran
+    chosen = rule.select(_family_runs(tmp_path, values), families=("xavier",))["cells"]["gru"]["families"]["xavier"]
+    assert chosen["chosen"] == "xavier:g1.41"
+    assert chosen["configs"]["xavier+cal"]["missing"] == 4 and chosen["configs"]["xavier+cal"]["mean_rank"] == 5.5
+    assert chosen["configs"]["xavier:g0.5"]["collapsed"] == 4  # diverged counts as collapsed
+
+
+def test_input_level_is_chosen_by_the_probe_pairs(tmp_path):
+    values = _xavier_values(**{fam.input_probe("xavier"): (0.99, 0.001)})
+    chosen = rule.select(_family_runs(tmp_path / "a", values), families=("xavier",))["cells"]["gru"]
+    assert chosen["input_scheme"] == "kaiming" and chosen["input_mean_rank"] == {"xavier": 2.0, "kaiming": 1.0}
+    values = _xavier_values(**{fam.input_probe("xavier"): (0.7, 0.10)})  # a tie keeps the common level
+    assert rule.select(_family_runs(tmp_path / "b", values), families=("xavier",))["cells"]["gru"]["input_scheme"] == "xavier"
+
+
+def test_instrument_prefers_stable_settings(tmp_path):
+    runs = []
+    # lr 1e-2 has the best median but collapses on 2 of 4 runs; 5e-3 is stable; 2.5e-3 is stable and worse
+    for lr, finals in ((1e-2, [0.95, 0.95, None, None]), (5e-3, [0.9, 0.9, 0.88, 0.9]), (2.5e-3, [0.8] * 4)):
+        for i, final in enumerate(finals):
+            curve = [0.5, 0.9, 0.5] if final is None else [0.5, final]
+            value = 0.9 if final is None else final  # best validation of the collapsed run
+            runs.append(_record(tmp_path, f"instrument-lr{lr}", "tomita3", "tomita3", "gru", f"s{i}", 0, value,
+                                curve, config={"lr": lr, "clip": 1.0}))
+    decision = rule.choose_instrument(runs)["tasks"]["tomita3"]["gru"]
+    assert (decision["lr"], decision["clip"]) == (5e-3, 1.0)
+    rates = {row["lr"]: row["collapse_rate"] for row in decision["settings"]}
+    assert rates == {1e-2: 0.5, 5e-3: 0.0, 2.5e-3: 0.0}
+
+
+# ----------------------------------------------------------------------------- suites
+
+
+def test_suites_need_their_decisions_and_cover_the_protocol():
+    with pytest.raises(ValueError, match="instrument"):
+        suites.grid("selection-dev", "smoke")
+    inst = {"tasks": {k: {c: {"lr": 1e-3, "clip": 1.0} for c in suites.CELLS}
+                      for k in {**suites.tasks("dev", "cpu"), **suites.tasks("heldout", "cpu")}}}
+    with pytest.raises(ValueError, match="chosen"):
+        suites.grid("selection-heldout", "cpu", instrument=inst)
+    dev = suites.grid("selection-dev", "cpu", instrument=inst)
+    assert {s.task for s in dev} == {"tomita3", "tomita5", "adding50", "mnist14-sub"}
+    per_cell = {c: len({s.scheme for s in dev if s.cell == c}) for c in suites.CELLS}
+    assert per_cell == {"rnn": 7 * 7, "lstm": 8 * 7, "gru": 8 * 7}  # K configs + the input probe per family
+    assert all(s.config["lr"] == 1e-3 for s in dev) and min(s.seed for s in dev) == 0
+    assert {s.config["task_options"].get("length") for s in dev if s.task == "adding50"} == {50}
+    held = suites.tasks("heldout", "cpu")
+    assert set(held) == {"tomita6", "tomita7", "pmnist14", "mnist14", "adding200", "mackey-glass", "multi30k"}
+    assert all(b.seeds >= (3 if b.tasks[0] in ("mnist14", "pmnist14", "multi30k") else 5) for b in held.values())
+
+
+def test_calibrated_choices_are_not_run_where_calibration_is_refused():
+    from eigenrnn.bench.runner import inapplicable
+
+    inst = {"tasks": {k: {c: {"lr": 1e-3, "clip": 1.0} for c in suites.CELLS} for k in suites.tasks("heldout", "cpu")}}
+    chosen = {"cells": {c: {"input_scheme": "xavier", "families": {
+        f: {"chosen": fam.configs(f)[-1]} for f in fam.families_for(c)}} for c in suites.CELLS}}
+    specs = suites.grid("selection-heldout", "cpu", instrument=inst, chosen=chosen, seeds=1)
+    excluded = inapplicable(specs)
+    assert {s.scheme for s in specs if s.path in excluded} == {
+        "xavier+cal", "kaiming:g1.41+cal", "orthogonal+cal", "irnn+cal", "sp+cal", "xavier+chrono+cal",
+        "eigen:horizon+cal"}  # every family's last configuration calibrates, except the chain's
+    assert {s.task for s in specs if s.path in excluded} == {"multi30k"}
+    assert all("calibrate" in excluded[s.path] for s in specs if s.path in excluded)
+
+
+def test_bench_refuses_selection_options_where_they_do_not_apply(tmp_path, capsys):
+    from eigenrnn.cli import main
+
+    out = str(tmp_path / "o")
+    assert main(["bench", "--suite", "tomita", "--profile", "smoke", "--out", out, "--families", "eigen"]) == 2
+    assert "--families: got 'eigen'" in capsys.readouterr().err
+    assert main(["bench", "--suite", "selection-dev", "--profile", "smoke", "--out", out, "--schemes", "xavier"]) == 2
+    assert "--schemes: got 'xavier'" in capsys.readouterr().err
+    assert main(["bench", "--suite", "selection-dev", "--profile", "smoke", "--out", out]) == 2
+    assert "instrument" in capsys.readouterr().err
+    assert main(["bench", "--suite", "selection-dev", "--profile", "gpu", "--out", out]) == 2
+    assert "profile: got 'gpu'" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+# ----------------------------------------------------------------------------- smoke pipeline, end to end
+
+
+def test_smoke_selection_and_heldout_run_end_to_end(tmp_path, capsys):
+    from eigenrnn.cli import main
+
+    out, inst, chosen, cmp = tmp_path / "runs", tmp_path / "inst.json", tmp_path / "chosen.json", tmp_path / "cmp.json"
+    families = "xavier,chrono,eigen"
+    common = ["--profile", "smoke", "--out", str(out), "--workers", "2", "--families", families]
+    assert main(["bench", "--suite", "selection-instrument", *common]) == 0
+    assert main(["select", "instrument", str(out), "--out", str(inst)]) == 0
+    assert main(["bench", "--suite", "selection-dev", *common, "--instrument", str(inst)]) == 0
+    assert main(["select", "choose", str(out), "--out", str(chosen), "--families", families]) == 0
+    assert main(["select", "choose", str(out), "--out", str(chosen)]) == 2  # a decision is written once
+    assert "--force" in capsys.readouterr().err
+    assert main(["bench", "--suite", "selection-heldout", *common, "--instrument", str(inst), "--chosen", str(chosen)]) == 0
+    assert main(["select", "compare", str(out), "--chosen", str(chosen), "--out", str(cmp)]) == 0
+
+    decision = json.loads(chosen.read_text())["cells"]["gru"]
+    assert set(decision["families"]) == {"xavier", "chrono", "eigen"}
+    for family, entry in decision["families"].items():
+        assert entry["chosen"] in fam.configs(family)
+    dev_dirs = {p.name for p in (out / "dev" / "tomita3" / "gru").iterdir()}
+    assert dev_dirs == {*fam.configs("xavier"), *fam.configs("chrono"), *fam.configs("eigen"),
+                        *(fam.input_probe(f) for f in ("xavier", "chrono", "eigen"))}
+    # each run's config.json rebuilds it: the resolved spectrum of a timescale design is in it
+    config = json.loads((out / "dev/tomita3/gru/eigen:slow-real/seed0/config.json").read_text())
+    assert config["init_kwargs"]["spectrum"]["distribution"] == "timescale"
+    assert config["lr"] == json.loads(inst.read_text())["tasks"]["tomita3"]["gru"]["lr"]
+    import hashlib
+
+    held = json.loads((out / "bench.json").read_text())["suites"]["heldout"]["budget"]
+    assert held["chosen"]["sha256"] == hashlib.sha256(chosen.read_bytes()).hexdigest()
+    table = json.loads(cmp.read_text())["tasks"]
+    assert set(table) == {"tomita6", "adding10"}
+    assert set(table["tomita6"]["headline"]["gru"]) == {"eigen default", "eigen selected",
+                                                        "best selected baseline", "best textbook baseline"}
+    # resumable: a rerun skips every finished run
+    capsys.readouterr()
+    assert main(["bench", "--suite", "selection-dev", *common, "--instrument", str(inst)]) == 0
+    assert "0 finished, 21 skipped" in capsys.readouterr().out
