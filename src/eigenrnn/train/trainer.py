@@ -19,7 +19,6 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
@@ -31,6 +30,7 @@ from eigenrnn.io import append_jsonl, atomic_write_json, atomic_write_text, mark
 from eigenrnn.train.callbacks import CallbackList
 from eigenrnn.train.config import TrainConfig
 from eigenrnn.train.evaluate import autocast, evaluate, final_evaluation
+from eigenrnn.train.result import SUMMARY_KEYS, TrainResult, result_of  # noqa: F401  (SUMMARY_KEYS: public here too)
 from eigenrnn.train.setup import Setup, setup
 from eigenrnn.train.state import (
     RUN_FILES,
@@ -48,54 +48,6 @@ from eigenrnn.train.state import (
 #: max(loss of the first training batch, 1), or when a weight's magnitude exceeds DIVERGED_WEIGHT.
 DIVERGED_LOSS_RATIO = 1e3
 DIVERGED_WEIGHT = 1e6
-
-SUMMARY_KEYS = (
-    "task", "cell", "init", "seed", "status", "metric_name", "higher_is_better", "test_metric",
-    "best_val_metric", "generalisation_metric", "train_metric", "target", "epochs_to_target",
-    "steps_to_target", "epochs", "steps", "wall_time_s", "diverged", "device", "stop_reason", "best_epoch",
-)
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    """The outcome of :func:`train`, as written to ``summary.json``.
-
-    Metrics are those of the task (``metric_name``; accuracy, MSE or BLEU).
-    ``test_metric`` and ``generalisation_metric`` (Tomita, else ``None``) are
-    measured with the weights of the best validation epoch (``best_epoch``),
-    ``train_metric`` is that epoch's training metric.  ``target`` is
-    ``{"metric", "value", "split"}``; ``epochs_to_target``/``steps_to_target``
-    are ``None`` if it was never reached.  ``stop_reason`` is ``"epochs"``,
-    ``"early_stopping"``, ``"target"`` or ``"diverged"``.
-    """
-
-    run_dir: Path
-    task: str
-    cell: str
-    init: str
-    seed: int
-    status: str
-    metric_name: str
-    higher_is_better: bool
-    test_metric: float | None
-    best_val_metric: float | None
-    generalisation_metric: float | None
-    train_metric: float | None
-    target: dict[str, Any]
-    epochs_to_target: int | None
-    steps_to_target: int | None
-    epochs: int
-    steps: int
-    wall_time_s: float
-    diverged: bool
-    device: str
-    stop_reason: str
-    best_epoch: int | None
-    history: list[dict[str, Any]] = field(default_factory=list, repr=False)
-
-    def summary(self) -> dict[str, Any]:
-        return {key: getattr(self, key) for key in SUMMARY_KEYS}
-
 
 def train(
     config: TrainConfig | Mapping[str, Any],
@@ -476,37 +428,8 @@ class Trainer:
     # ------------------------------------------------------------------ end
 
     def _result(self, *, status: str, test: float | None, generalisation: float | None) -> TrainResult:
-        st = self.state
-        best_record = st.history[st.best_epoch - 1] if st.best_epoch else None
-        hit = st.target_hit
-        device = str(self.device)
-        if self.device.type == "cuda":
-            device = f"cuda ({torch.cuda.get_device_name(self.device)})"
-        return TrainResult(
-            run_dir=self.run_dir,
-            task=self.config.task,
-            cell=self.config.cell,
-            init=self.config.init,
-            seed=self.config.seed,
-            status=status,
-            metric_name=self.task.metric,
-            higher_is_better=self.task.higher_is_better,
-            test_metric=test,
-            best_val_metric=st.best_metric,
-            generalisation_metric=generalisation,
-            train_metric=None if best_record is None else best_record["train_metric"],
-            target={"metric": self.task.metric, "value": self._target_value(), "split": self.task.target_split},
-            epochs_to_target=None if hit is None else hit["epoch"],
-            steps_to_target=None if hit is None else hit["step"],
-            epochs=st.epoch,
-            steps=st.step,
-            wall_time_s=round(st.wall(), 3),
-            diverged=status == "diverged",
-            device=device,
-            stop_reason="diverged" if status == "diverged" else (st.stop_reason or "epochs"),
-            best_epoch=st.best_epoch,
-            history=list(st.history),
-        )
+        return result_of(self.config, self.task, self.state, self.run_dir, self.device,
+                         status=status, test=test, generalisation=generalisation)
 
     def _write_summary(self, result: TrainResult) -> None:
         summary = result.summary()
