@@ -15,7 +15,7 @@ _LAZY = {
     "load_checkpoint": "eigenrnn.train.checkpoint",
     "TrainConfig": "eigenrnn.train.config",
     "Trainer": "eigenrnn.train.trainer",
-    "TrainResult": "eigenrnn.train.trainer",
+    "TrainResult": "eigenrnn.train.result",
     "train": "eigenrnn.train.trainer",
 }
 

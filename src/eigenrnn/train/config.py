@@ -173,6 +173,10 @@ class TrainConfig:
         used, AMP, the data seed, the evaluation batch size, the LR step size,
         the run directory and the Multi30k settings.
         """
+        return self.resolve_with_task()[0]
+
+    def resolve_with_task(self) -> "tuple[TrainConfig, Any]":
+        """:meth:`resolve`, also returning the :class:`~eigenrnn.tasks.registry.Task` it built (built once)."""
         import torch
 
         from eigenrnn.tasks import get_task, task_options
@@ -203,7 +207,7 @@ class TrainConfig:
         if self.out is not None and not self.out.strip():
             raise ValueError(bad_value("out", self.out, "a directory path, or None for runs/<task>-<cell>-<init>-s<seed>"))
         out = self.out or os.path.join("runs", f"{self.task}-{self.cell}-{self.init}-s{self.seed}")
-        return dataclasses.replace(
+        resolved = dataclasses.replace(
             self,
             task_options=resolved_options,
             vocab_size=vocab_size,
@@ -215,6 +219,7 @@ class TrainConfig:
             amp=amp,
             out=out,
         )
+        return resolved, task
 
 
 def _jsonable(value: Any, name: str) -> Any:
