@@ -51,9 +51,10 @@ def run(args) -> int:
 
     check_output(args.out, "bench", mode="resume", legacy=("bench.json",))
     if args.tensorboard is not None:
-        from eigenrnn.train.tensorboard import require_tensorboard
+        from eigenrnn.train.tensorboard import check_logdir, require_tensorboard
 
         require_tensorboard()
+        check_logdir(args.tensorboard)
     chosen = None if args.schemes is None else variants.split(args.schemes, "--schemes")
     specs = profiles.grid(args.suite, args.profile, schemes=chosen,
                           cells=_split(args.cells, "--cells"), seeds=args.seeds)
