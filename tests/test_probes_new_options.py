@@ -106,3 +106,14 @@ def test_timescales_refuses_a_tau_whose_modulus_rounds_to_one():
         Spectrum.timescales((1, 1e30))
     s = Spectrum.timescales((1, 1e6))
     assert s.radius[1] < 1.0 and math.isclose(s.tau[1], 1e6, rel_tol=1e-6)
+
+
+def test_analyze_with_another_tasks_inputs_names_the_task(tmp_path, capsys):
+    from eigenrnn.train import TrainConfig, train
+
+    run = tmp_path / "run"
+    train(TrainConfig(task="tomita4", hidden=4, epochs=1, batch_size=32, train_size=64, val_size=16, test_size=16,
+                      task_options={"per_length": 8}, out=str(run)), progress=False)
+    err = _refused(capsys, ["analyze", str(run / "best.pt"), "--task", "adding", "--out", str(tmp_path / "an")])
+    assert err.startswith("eigenrnn: error: --task: got 'adding'; expected a task whose inputs fit this model, e.g. its own 'tomita4'")
+    assert not (tmp_path / "an").exists()
