@@ -486,7 +486,9 @@ def horizon_spectrum(horizon: int, base: Spectrum | None = None) -> Spectrum:
 
 
 def _check_horizon(horizon) -> int:
-    check_int("horizon", horizon, minimum=2, allowed="the task's sequence length, an int >= 2")
+    # Above ~1e16 steps exp(-1/T) rounds to 1 in float64: no finite time constant is left.
+    if isinstance(horizon, bool) or not isinstance(horizon, int) or not 2 <= horizon <= 10**15:
+        raise ValueError(bad_value("horizon", horizon, "the task's sequence length, an int from 2 to 10**15"))
     return horizon
 
 

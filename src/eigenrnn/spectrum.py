@@ -105,6 +105,8 @@ class Spectrum:
         if not (math.isfinite(t_min) and math.isfinite(t_max) and 0.0 < t_min <= t_max):
             raise ValueError(bad_value("tau", tau, "finite numbers with 0 < tau_min <= tau_max"))
         radius = (math.exp(-1.0 / t_min), math.exp(-1.0 / t_max))
+        if radius[1] >= 1.0:
+            raise ValueError(bad_value("tau", tau, "tau_max small enough that exp(-1/tau_max) < 1 in float64 (below about 1e16)"))
         return cls(radius=radius, distribution="timescale", max_phase=max_phase, real_fraction=real_fraction)
 
     @property

@@ -10,9 +10,26 @@ only at an equal thread count, so the bench workers use the same default.
 
 from __future__ import annotations
 
-from eigenrnn.errors import check_int
+import os
+
+from eigenrnn.errors import bad_value
 
 DEFAULT_THREADS = 1
+
+
+def max_threads() -> int:
+    """The most threads :func:`set_threads` accepts: 4 per core, at least 64.
+
+    Far more than that never helps, and at some tens of thousands OpenMP fails
+    to create its threads and the process aborts or segfaults instead of
+    raising.
+    """
+    return max(64, 4 * (os.cpu_count() or 1))
+
+
+def threads_allowed() -> str:
+    """The allowed range of a thread count, for error messages."""
+    return f"an int from 1 to {max_threads()} (4 per core, at least 64)"
 
 
 def set_threads(n: int) -> int:
@@ -26,7 +43,8 @@ def set_threads(n: int) -> int:
     """
     import torch
 
-    check_int("threads", n)
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= max_threads():
+        raise ValueError(bad_value("threads", n, threads_allowed()))
     torch.set_num_threads(n)
     try:
         torch.set_num_interop_threads(n)

@@ -124,6 +124,8 @@ class RayBackend:
         if num_cpus is not None:
             check_int("num_cpus", num_cpus)
         check_int("max_retries", max_retries, minimum=0)
+        if address is not None:
+            _check_address(address)
         self.address, self.cpus_per_run, self.gpus_per_run = address, cpus_per_run, float(gpus_per_run)
         self.num_cpus, self.max_retries = num_cpus, max_retries
         self._ray = None
@@ -300,6 +302,32 @@ def _write_run(run_dir: Path, tb_dir: Path | None, files: dict[str, bytes], *, s
     for name in sorted(files, key=lambda n: n == "summary.json"):
         with atomic_path(target(name)) as tmp:
             tmp.write_bytes(files[name])
+
+
+def _check_address(address: object, timeout_s: float = 5.0) -> None:
+    """Refuse a Ray ``address`` that is malformed, or HOST:PORT where nothing listens.
+
+    ``ray.init`` retries an unreachable GCS address for minutes and prints
+    its own log lines, so a mistyped host or port is caught here first with
+    one TCP connection attempt of ``timeout_s`` seconds.
+    """
+    import socket
+
+    allowed = "'auto', HOST:PORT or ray://HOST:PORT"
+    if not isinstance(address, str) or not address.strip():
+        raise EigenRNNError(bad_value("--address", address, allowed))
+    if address == "auto":
+        return
+    hostport = address[len("ray://"):] if address.startswith("ray://") else address
+    host, sep, port = hostport.rpartition(":")
+    host = host.strip("[]")  # [::1]:6379
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise EigenRNNError(bad_value("--address", address, allowed + " with a port from 1 to 65535"))
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise EigenRNNError(bad_value("--address", address, f"a running Ray cluster; nothing answers there "
+                                      f"({exc.strerror or exc})")) from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

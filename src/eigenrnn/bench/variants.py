@@ -283,6 +283,13 @@ def _parse(text: str) -> Variant:
     needs = list(variant.needs)
     if calibrate is not None:
         needs.append("calibrate_ and TrainConfig.calibrate")
+        if _calibration_available():
+            from eigenrnn.calibration import parse_calibrate
+
+            try:  # refused here, not later in every run of the sweep
+                parse_calibrate(calibrate)
+            except ValueError as exc:
+                raise ValueError(bad_value("variant", text, f"a valid calibrate ({exc})")) from None
     named = {**extra, **({} if calibrate == variant.calibrate else {"calibrate": calibrate})}
     canonical = canonical_name(base, named)
     adhoc = Variant(canonical, variant.scheme, {**variant.init_kwargs, **extra}, calibrate,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from eigenrnn.threads import DEFAULT_THREADS, set_threads
+from eigenrnn.threads import DEFAULT_THREADS, max_threads, set_threads, threads_allowed
 
 
 def _threads(text: str) -> int:
@@ -17,9 +17,9 @@ def _threads(text: str) -> int:
         value = int(text)
     except ValueError:
         value = None
-    if value is None or value < 1:
+    if value is None or not 1 <= value <= max_threads():
         # argparse prefixes "argument --threads: ", so the message names the flag once.
-        raise argparse.ArgumentTypeError(f"got {text!r}; expected a positive int")
+        raise argparse.ArgumentTypeError(f"got {text!r}; expected {threads_allowed()}")
     return value
 
 

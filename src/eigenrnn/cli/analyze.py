@@ -126,8 +126,14 @@ def _inputs(model: nn.Module, args: argparse.Namespace, ckpt: Any) -> tuple[dict
                 raise EigenRNNError(
                     f"--task drives models with .rnn and .rnn_inputs (SequenceModel); {type(model).__name__} has none; run without --task"
                 )
-            with torch.no_grad():
-                rnn_x = model.rnn_inputs(x)
+            try:
+                with torch.no_grad():
+                    rnn_x = model.rnn_inputs(x)
+            except (ValueError, TypeError) as exc:  # another task's inputs (e.g. floats into an embedding)
+                raise EigenRNNError(
+                    f"--task: got {args.task!r}; expected a task whose inputs fit this model, "
+                    f"e.g. its own {ckpt.config.task!r} ({exc})"
+                ) from None
             driven = _module_path(model, rnn)
         size = modules[driven].input_size
         if rnn_x.ndim != 3 or rnn_x.shape[-1] != size:

@@ -62,9 +62,10 @@ def run(args) -> int:
 
     check_output(args.out, "bench", mode="resume", legacy=("bench.json",))
     if args.tensorboard is not None:
-        from eigenrnn.train.tensorboard import require_tensorboard
+        from eigenrnn.train.tensorboard import check_logdir, require_tensorboard
 
         require_tensorboard()
+        check_logdir(args.tensorboard)
     chosen = None if args.schemes is None else variants.split(args.schemes, "--schemes")
     selection_budgets = None
     if args.suite in SELECTION_SUITES:
@@ -82,6 +83,7 @@ def run(args) -> int:
         runs = sum(s.scheme == scheme and excluded.get(s.path) == reason for s in specs)
         print(f"bench: not running {runs} {scheme} runs, the scheme refuses the model: {reason}", file=sys.stderr)
     runnable = [s for s in specs if s.path not in excluded]
+    chosen_backend = backends.from_args(args)  # a dry run also refuses backend options it would ignore
     if args.dry_run:
         states = plan(runnable, args.out)
         if selection_budgets is None:
@@ -97,16 +99,19 @@ def run(args) -> int:
     validate(runnable, args.out)
     plan(runnable, args.out)  # refuses a directory trained with other budgets before touching it
     budgets = selection_budgets or {name: asdict(profiles.budget(name, args.profile)) for name in names}
-    with backends.from_args(args) as backend, directory_lock(args.out):
-        mark_output(args.out, "bench")
-        sweep_stale_tmp(args.out, ("bench.json",))  # left by a kill during an atomic write
-        where = backend.describe()
-        record = dict(suite=args.suite, profile=args.profile, specs=specs, budgets=budgets,
-                      workers=where.get("workers", workers), threads=where.get("threads"), excluded=excluded,
-                      backend=where)
-        started = write_bench_json(args.out, **record)
-        result = backend.run_grid(runnable, args.out, tensorboard=args.tensorboard)
-        write_bench_json(args.out, **record, counts=result.counts, started=started)
+    with chosen_backend as backend:
+        if hasattr(backend, "capacity"):
+            backend.capacity()  # a cluster too small for one run is refused before --out is created
+        with directory_lock(args.out):
+            mark_output(args.out, "bench")
+            sweep_stale_tmp(args.out, ("bench.json",))  # left by a kill during an atomic write
+            where = backend.describe()
+            record = dict(suite=args.suite, profile=args.profile, specs=specs, budgets=budgets,
+                          workers=where.get("workers", workers), threads=where.get("threads"), excluded=excluded,
+                          backend=where)
+            started = write_bench_json(args.out, **record)
+            result = backend.run_grid(runnable, args.out, tensorboard=args.tensorboard)
+            write_bench_json(args.out, **record, counts=result.counts, started=started)
     counts = result.counts
     print(f"bench: {len(runnable)} runs: {counts['finished']} finished, {counts['skipped']} skipped "
           f"(done before), {counts['diverged']} diverged, {counts['failed']} failed -> {args.out}")

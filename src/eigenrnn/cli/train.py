@@ -161,9 +161,10 @@ def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     callbacks = []
     if args.tensorboard is not None:
-        from eigenrnn.train.tensorboard import TensorBoardLogger, require_tensorboard
+        from eigenrnn.train.tensorboard import TensorBoardLogger, check_logdir, require_tensorboard
 
         require_tensorboard()
+        check_logdir(args.tensorboard)
         callbacks.append(TensorBoardLogger(args.tensorboard))
     result = train(config, resume=args.resume, progress=not args.no_progress, callbacks=callbacks)
     print(format_result(result))

@@ -38,6 +38,34 @@ from eigenrnn.errors import EigenRNNError, bad_value, check_int
 TENSORBOARD_MISSING = 'TensorBoard logging needs tensorboard: pip install -e ".[tensorboard]" (or pip install "tensorboard>=2.12")'
 
 
+def check_logdir(logdir: str | os.PathLike, argument: str = "--tensorboard") -> Path:
+    """Check, before any work, that ``logdir`` can be a TensorBoard directory; return it as a Path.
+
+    An existing directory is fine (event files accumulate there, one log per
+    run); ``''``, a regular file and a path under a regular file are refused,
+    so that no run directory is created for a log that cannot be written.
+    Nothing is created here.
+
+    Raises:
+        EigenRNNError: one line naming ``argument`` and the path.
+
+    >>> check_logdir("")
+    Traceback (most recent call last):
+    ...
+    eigenrnn.errors.EigenRNNError: --tensorboard: got ''; expected a directory name
+    """
+    text = os.fspath(logdir)
+    if not text.strip():
+        raise EigenRNNError(bad_value(argument, text, "a directory name"))
+    path = Path(os.path.abspath(text))
+    for parent in reversed(path.parents):
+        if parent.exists() and not parent.is_dir():
+            raise EigenRNNError(bad_value(argument, text, f"a directory; {parent} is not a directory"))
+    if path.exists() and not path.is_dir():
+        raise EigenRNNError(bad_value(argument, text, "a directory; it exists and is not a directory"))
+    return Path(text)
+
+
 def require_tensorboard() -> type:
     """``torch.utils.tensorboard.SummaryWriter``; :class:`EigenRNNError` with the install line if tensorboard is absent."""
     try:
@@ -59,7 +87,7 @@ class TensorBoardLogger:
     def __init__(self, logdir: str | os.PathLike, *, log_every: int | None = None) -> None:
         if log_every is not None:
             check_int("log_every", log_every, allowed="a positive int or None")
-        self.logdir = Path(logdir)
+        self.logdir = check_logdir(logdir, "logdir")
         self.log_every = log_every
         self.writer = None
         self._tracker = None
