@@ -132,6 +132,7 @@ def run_grid(
     progress: bool = True,
     train_fn: Callable | None = None,
     threads: int = 1,
+    planned: dict[str, str] | None = None,
 ) -> SweepResult:
     """Train every run of ``specs`` under ``root`` that has not finished yet.
 
@@ -145,6 +146,7 @@ def run_grid(
             with the same signature (default: that function).
         threads: torch threads of each worker (default 1). Runs are
             bit-identical only at an equal count (see docs/TRAINING.md).
+        planned: the :func:`plan` of ``specs`` by a caller that validated them (default: both here).
 
     Returns:
         :class:`SweepResult` with one status per run path: ``"skipped"``
@@ -155,7 +157,7 @@ def run_grid(
     workers = (os.cpu_count() or 1) if workers is None else workers
     check_int("workers", workers)
     root = Path(root)
-    states, result, pending = _start(specs, root)
+    states, result, pending = _start(specs, root, planned)
 
     # A bar on a terminal, a plain line per finished run in a log file.
     bar = Progress(len(specs), initial=len(specs) - len(pending), desc=f"bench[local {workers} workers]", unit="run",
@@ -222,15 +224,16 @@ def _prepare(run_dir: Path, *, resume: bool) -> None:
         shutil.rmtree(run_dir)
 
 
-def _start(specs: Sequence[RunSpec], root: Path) -> tuple[dict[str, str], SweepResult, list[RunSpec]]:
+def _start(specs: Sequence[RunSpec], root: Path, planned: dict | None = None) -> tuple[dict, SweepResult, list]:
     """Plan and validate a sweep, mark finished runs skipped and clear what the others left.
 
     Shared by both backends.  Returns ``(states, result, pending)``: the
     :func:`plan` state of every run, a result holding the skipped ones, and the
-    runs still to train, in grid order.
+    runs still to train, in grid order; ``planned`` as in :func:`run_grid`.
     """
-    states = plan(specs, root)
-    validate(specs, root)
+    states = plan(specs, root) if planned is None else planned
+    if planned is None:
+        validate(specs, root)
     result = SweepResult()
     pending = []
     for spec in specs:

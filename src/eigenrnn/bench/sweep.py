@@ -1,0 +1,159 @@
+"""One benchmark sweep from the library: the grid, its inapplicable runs, a check, ``bench.json`` and the runs.
+
+What ``eigenrnn bench`` does, callable from Python.  :func:`sweep_grid` builds
+the grid of a suite under a profile and sets aside the runs whose scheme refuses
+the model (:func:`eigenrnn.bench.runner.inapplicable`); :func:`run_sweep` then
+validates and plans the rest once, claims the sweep directory, records the
+session in ``bench.json`` before and after, and trains on a backend.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import asdict, dataclass, field
+from typing import Sequence
+
+from eigenrnn.bench import profiles
+from eigenrnn.bench.profiles import RunSpec
+from eigenrnn.errors import bad_value
+
+__all__ = ["SweepGrid", "SweepOutcome", "run_sweep", "sweep_grid"]
+
+
+@dataclass(frozen=True)
+class SweepGrid:
+    """The runs of a sweep: every spec, the ones set aside and why, and the ones to train."""
+
+    suite: str
+    profile: str
+    specs: list[RunSpec]
+    excluded: dict[str, str]  # run path -> why the scheme refuses the model
+
+    @property
+    def runnable(self) -> list[RunSpec]:
+        return [s for s in self.specs if s.path not in self.excluded]
+
+    @property
+    def suites(self) -> list[str]:
+        return sorted({s.suite for s in self.specs}, key=profiles.SUITES.index)
+
+    def exclusion_lines(self) -> list[str]:
+        """One line per (scheme, reason) set aside, as ``eigenrnn bench`` prints them on stderr."""
+        lines = []
+        reasons = {(s.scheme, self.excluded[s.path]) for s in self.specs if s.path in self.excluded}
+        for scheme, reason in sorted(reasons):
+            runs = sum(s.scheme == scheme and self.excluded.get(s.path) == reason for s in self.specs)
+            lines.append(f"bench: not running {runs} {scheme} runs, the scheme refuses the model: {reason}")
+        return lines
+
+
+@dataclass
+class SweepOutcome:
+    """What :func:`run_sweep` did: the grid and the :class:`~eigenrnn.bench.runner.SweepResult` of its runs."""
+
+    grid: SweepGrid
+    result: "object" = field(default=None)  # eigenrnn.bench.runner.SweepResult
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return self.result.counts
+
+    @property
+    def errors(self) -> dict[str, str]:
+        return self.result.errors
+
+
+def sweep_grid(suite: str, profile: str, *, schemes: Sequence[str] | None = None,
+               cells: Sequence[str] | None = None, seeds: int | None = None) -> SweepGrid:
+    """The grid of ``suite`` (or ``"all"``) under ``profile``, with its inapplicable runs set aside.
+
+    Args:
+        suite: a name of :data:`eigenrnn.bench.profiles.SUITES`, or ``"all"``.
+        profile: a name of :data:`eigenrnn.bench.profiles.PROFILES`.
+        schemes, cells, seeds: as :func:`eigenrnn.bench.profiles.grid` (default: the profile's).
+
+    >>> g = sweep_grid("regression", "smoke", schemes=["eigen", "xavier"])
+    >>> len(g.specs), len(g.runnable)
+    (4, 4)
+    """
+    from eigenrnn.bench.runner import inapplicable
+
+    specs = profiles.grid(suite, profile, schemes=None if schemes is None else list(schemes),
+                          cells=None if cells is None else list(cells), seeds=seeds)
+    return SweepGrid(suite, profile, specs, inapplicable(specs))
+
+
+def run_sweep(
+    suite: str,
+    profile: str,
+    out: str | os.PathLike,
+    *,
+    schemes: Sequence[str] | None = None,
+    cells: Sequence[str] | None = None,
+    seeds: int | None = None,
+    backend=None,
+    workers: int | None = None,
+    threads: int = 1,
+    tensorboard: str | os.PathLike | None = None,
+    progress: bool = True,
+    grid: SweepGrid | None = None,
+) -> SweepOutcome:
+    """Train the benchmark grid of ``suite`` under ``profile`` into ``out``, resumably.
+
+    ``out`` must be empty, missing or an earlier ``bench`` sweep
+    (:func:`eigenrnn.io.check_output`, mode ``"resume"``).  Runs whose scheme
+    refuses the model are not trained (a line each on stderr when ``progress``);
+    the rest are validated and planned once before anything is written, so a bad
+    budget or a directory trained with other budgets stops the sweep untouched.
+    ``bench.json`` records the session before and after the runs.
+
+    Args:
+        suite, profile, schemes, cells, seeds: as :func:`sweep_grid`.
+        out: the sweep directory (reuse it to resume).
+        backend: a :class:`~eigenrnn.bench.backends.LocalBackend` or
+            :class:`~eigenrnn.bench.backends.RayBackend`, entered and closed here
+            (default: ``LocalBackend(workers, threads)``).
+        workers: worker processes recorded in bench.json when the backend does not
+            say (default ``os.cpu_count()``).
+        threads: torch threads per worker of the default backend (default 1).
+        tensorboard: a directory for one TensorBoard log per run (default: none).
+        progress: progress and exclusion lines on stderr (default True).
+        grid: a :func:`sweep_grid` already built for these arguments (default: build it).
+
+    Returns:
+        :class:`SweepOutcome`; ``outcome.counts["failed"]`` counts failed runs.
+    """
+    from eigenrnn.bench import backends
+    from eigenrnn.bench.runner import plan, validate, write_bench_json
+    from eigenrnn.io import check_output, directory_lock, mark_output, sweep_stale_tmp
+
+    check_output(out, "bench", mode="resume", legacy=("bench.json",))
+    if tensorboard is not None:
+        from eigenrnn.train.tensorboard import require_tensorboard
+
+        require_tensorboard()
+    if grid is None:
+        grid = sweep_grid(suite, profile, schemes=schemes, cells=cells, seeds=seeds)
+    workers = (os.cpu_count() or 1) if workers is None else workers
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(bad_value("workers", workers, "a positive integer"))
+    if progress:
+        for line in grid.exclusion_lines():
+            print(line, file=sys.stderr)
+    runnable = grid.runnable
+    validate(runnable, out)
+    states = plan(runnable, out)  # refuses a directory trained with other budgets before touching it
+    budgets = {name: asdict(profiles.budget(name, profile)) for name in grid.suites}
+    backend = backends.LocalBackend(workers, threads=threads) if backend is None else backend
+    with backend, directory_lock(out):
+        mark_output(out, "bench")
+        sweep_stale_tmp(out, ("bench.json",))  # left by a kill during an atomic write
+        where = backend.describe()
+        record = dict(suite=suite, profile=profile, specs=grid.specs, budgets=budgets,
+                      workers=where.get("workers", workers), threads=where.get("threads"), excluded=grid.excluded,
+                      backend=where)
+        started = write_bench_json(out, **record)
+        result = backend.run_grid(runnable, out, tensorboard=tensorboard, progress=progress, planned=states)
+        write_bench_json(out, **record, counts=result.counts, started=started)
+    return SweepOutcome(grid, result)
