@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Sequence
 
 from eigenrnn.bench import profiles
 from eigenrnn.bench.profiles import RunSpec
+from eigenrnn.bench.runner import SweepResult
 from eigenrnn.errors import bad_value
 
 __all__ = ["SweepGrid", "SweepOutcome", "run_sweep", "sweep_grid"]
@@ -53,7 +54,7 @@ class SweepOutcome:
     """What :func:`run_sweep` did: the grid and the :class:`~eigenrnn.bench.runner.SweepResult` of its runs."""
 
     grid: SweepGrid
-    result: "object" = field(default=None)  # eigenrnn.bench.runner.SweepResult
+    result: SweepResult
 
     @property
     def counts(self) -> dict[str, int]:
