@@ -9,17 +9,20 @@ session in ``bench.json`` before and after, and trains on a backend.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Sequence
 
 from eigenrnn.bench import profiles
 from eigenrnn.bench.profiles import RunSpec
-from eigenrnn.bench.runner import SweepResult
-from eigenrnn.errors import bad_value
+from eigenrnn.bench.runner import SweepResult, _now, git_commit, hardware
+from eigenrnn.errors import EigenRNNError, bad_value
+from eigenrnn.io import atomic_write_json
 
-__all__ = ["SweepGrid", "SweepOutcome", "run_sweep", "sweep_grid"]
+__all__ = ["SweepGrid", "SweepOutcome", "run_sweep", "sweep_grid", "write_bench_json"]
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,7 @@ def run_sweep(
         :class:`SweepOutcome`; ``outcome.counts["failed"]`` counts failed runs.
     """
     from eigenrnn.bench import backends
-    from eigenrnn.bench.runner import plan, validate, write_bench_json
+    from eigenrnn.bench.runner import plan, validate
     from eigenrnn.io import check_output, directory_lock, mark_output, sweep_stale_tmp
 
     check_output(out, "bench", mode="resume", legacy=("bench.json",))
@@ -158,3 +161,64 @@ def run_sweep(
         result = backend.run_grid(runnable, out, tensorboard=tensorboard, progress=progress, planned=states)
         write_bench_json(out, **record, counts=result.counts, started=started)
     return SweepOutcome(grid, result)
+
+
+def write_bench_json(
+    root: str | os.PathLike,
+    *,
+    suite: str,
+    profile: str,
+    specs: Sequence[RunSpec],
+    budgets: dict,
+    workers: int,
+    threads: int | None = None,
+    excluded: dict[str, str] | None = None,
+    counts: dict[str, int] | None = None,
+    started: str | None = None,
+    backend: dict | None = None,
+) -> str:
+    """Record the sweep in ``<root>/bench.json``; returns the session start time.
+
+    ``bench.json`` holds the profile, for every suite its grid (tasks, cells,
+    schemes, seeds, budget), and one entry per ``eigenrnn bench`` session with
+    its commit, hardware and counts, so that a sweep finished over several
+    sessions says so.  ``excluded`` (from :func:`eigenrnn.bench.runner.inapplicable`) is recorded
+    per suite as ``not_run``, grouped by scheme and reason.  Call it once
+    before the sweep (``counts=None``) and once after with the counts and the
+    ``started`` value the first call returned.  ``backend`` (from a backend's
+    ``describe()``, :mod:`eigenrnn.bench.backends`) records where the session ran.
+    """
+    excluded = excluded or {}
+    path = Path(root) / "bench.json"
+    record = json.loads(path.read_text()) if path.exists() else {"profile": profile, "suites": {}, "sessions": []}
+    if record.get("profile") != profile:
+        raise EigenRNNError(
+            f"{path} belongs to a sweep with profile {record.get('profile')!r}, not {profile!r}: use another --out"
+        )
+    for name in sorted({s.suite for s in specs}):
+        mine = [s for s in specs if s.suite == name]
+        entry = record["suites"].setdefault(name, {"tasks": [], "cells": [], "schemes": [], "seeds": []})
+        for key, values in (("tasks", [s.task for s in mine]), ("cells", [s.cell for s in mine]),
+                            ("schemes", [s.scheme for s in mine]), ("seeds", [s.seed for s in mine])):
+            entry[key] = sorted(set(entry[key]) | set(values))
+        entry["budget"] = budgets[name]
+        not_run: dict[tuple[str, str], dict] = {}
+        for spec in mine:
+            if spec.path in excluded:
+                group = not_run.setdefault((spec.scheme, excluded[spec.path]), {
+                    "scheme": spec.scheme, "reason": excluded[spec.path], "cells": [], "runs": 0})
+                group["runs"] += 1
+                group["cells"] = sorted(set(group["cells"]) | {spec.cell})
+        entry["not_run"] = list(not_run.values())
+    if started is None:
+        started = _now()
+        record["sessions"].append({
+            "suite": suite, "started": started, "finished": None, "workers": workers, "threads": threads,
+            "runs": len(specs) - len(excluded), "counts": None, **git_commit(), "hardware": hardware(),
+            **({"backend": backend} if backend is not None else {}),
+        })
+    else:
+        session = next(s for s in reversed(record["sessions"]) if s["started"] == started)
+        session.update(finished=_now(), counts=counts)
+    atomic_write_json(path, record)
+    return started
