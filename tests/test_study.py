@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from eigenrnn.bench.study import THRESHOLDS, Threshold, spectrum_stats, study_grid, task_type
+from eigenrnn.study.spectra import THRESHOLDS, Threshold, spectrum_stats, study_grid, task_type
 from eigenrnn.cli import main
 
 

@@ -30,7 +30,7 @@ def _read(path: Path) -> Mapping[str, torch.Tensor]:
         reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
         raise CheckpointError(f"{path}: not a PyTorch state_dict file ({type(exc).__name__}: {reason})") from None
     if isinstance(obj, Mapping) and obj.get("format") == "eigenrnn-checkpoint":
-        raise CheckpointError(f"{path}: is an eigenrnn checkpoint, not a plain state_dict; drop --cell/--hidden")
+        raise CheckpointError(f"{path}: is an eigenrnn checkpoint, not a plain state_dict; load it with eigenrnn.train.checkpoint.load_checkpoint")
     if not isinstance(obj, Mapping) or not obj or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
         raise CheckpointError(f"{path}: not a state_dict (expected a mapping of parameter names to tensors, got {type(obj).__name__})")
     return obj
@@ -72,27 +72,27 @@ def load_plain_rnn(
             (the message names the parameter, its shape and the expected shape).
     """
     if cell not in CELLS:
-        raise ValueError(bad_value("--cell", cell, f"one of {', '.join(CELLS)}"))
-    check_int("--hidden", hidden)
+        raise ValueError(bad_value("cell", cell, f"one of {', '.join(CELLS)}"))
+    check_int("hidden", hidden)
     if nonlinearity is not None and cell != "rnn":
-        raise ValueError(bad_value("--nonlinearity", nonlinearity, f"nothing for --cell {cell} (vanilla rnn only)"))
+        raise ValueError(bad_value("nonlinearity", nonlinearity, f"nothing for cell {cell!r} (vanilla rnn only)"))
     if nonlinearity is not None and nonlinearity not in NONLINEARITIES:
-        raise ValueError(bad_value("--nonlinearity", nonlinearity, f"one of {', '.join(NONLINEARITIES)}"))
+        raise ValueError(bad_value("nonlinearity", nonlinearity, f"one of {', '.join(NONLINEARITIES)}"))
     path = Path(path)
     state = _read(path)
     gates = _GATES[cell]
 
     if "weight_ih" in state:  # a cell
         if layers not in (None, 1):
-            raise CheckpointError(f"{path}: holds a single cell (keys 'weight_ih', ...), but --layers {layers} was given")
+            raise CheckpointError(f"{path}: holds a single cell (keys 'weight_ih', ...), but layers={layers} was given")
         w_ih = state["weight_ih"]
         if w_ih.ndim != 2 or w_ih.shape[0] != gates * hidden:
             raise CheckpointError(
-                f"{path}: weight_ih has shape {tuple(w_ih.shape)}; --cell {cell} --hidden {hidden} expects ({gates * hidden}, input_size)"
+                f"{path}: weight_ih has shape {tuple(w_ih.shape)}; cell={cell!r}, hidden={hidden} expects ({gates * hidden}, input_size)"
             )
         found_input = w_ih.shape[1]
         if input_size is not None and input_size != found_input:
-            raise CheckpointError(f"{path}: weight_ih has input size {found_input}, but --input-size {input_size} was given")
+            raise CheckpointError(f"{path}: weight_ih has input size {found_input}, but input_size={input_size} was given")
         cls = {"rnn": nn.RNNCell, "lstm": nn.LSTMCell, "gru": nn.GRUCell}[cell]
         kwargs: dict[str, Any] = {"bias": "bias_ih" in state}
         if cell == "rnn":
@@ -107,15 +107,15 @@ def load_plain_rnn(
             )
         found_layers = indices[-1] + 1
         if layers is not None and layers != found_layers:
-            raise CheckpointError(f"{path}: holds {found_layers} layer(s), but --layers {layers} was given")
+            raise CheckpointError(f"{path}: holds {found_layers} layer(s), but layers={layers} was given")
         w_ih = state["weight_ih_l0"]
         if w_ih.ndim != 2 or w_ih.shape[0] != gates * hidden:
             raise CheckpointError(
-                f"{path}: weight_ih_l0 has shape {tuple(w_ih.shape)}; --cell {cell} --hidden {hidden} expects ({gates * hidden}, input_size)"
+                f"{path}: weight_ih_l0 has shape {tuple(w_ih.shape)}; cell={cell!r}, hidden={hidden} expects ({gates * hidden}, input_size)"
             )
         found_input = w_ih.shape[1]
         if input_size is not None and input_size != found_input:
-            raise CheckpointError(f"{path}: weight_ih_l0 has input size {found_input}, but --input-size {input_size} was given")
+            raise CheckpointError(f"{path}: weight_ih_l0 has input size {found_input}, but input_size={input_size} was given")
         kwargs = {"num_layers": found_layers, "bias": "bias_ih_l0" in state, "bidirectional": "weight_ih_l0_reverse" in state}
         if cell == "rnn":
             kwargs["nonlinearity"] = nonlinearity or "tanh"
@@ -139,7 +139,7 @@ def load_plain_rnn(
     for key, tensor in expected.items():
         if tuple(state[key].shape) != tuple(tensor.shape):
             raise CheckpointError(
-                f"{path}: {key} has shape {tuple(state[key].shape)}, expected {tuple(tensor.shape)} for --cell {cell} --hidden {hidden}"
+                f"{path}: {key} has shape {tuple(state[key].shape)}, expected {tuple(tensor.shape)} for cell={cell!r}, hidden={hidden}"
             )
         if not state[key].is_floating_point():
             raise CheckpointError(f"{path}: {key} has dtype {state[key].dtype}, expected floating point")

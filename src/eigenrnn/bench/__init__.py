@@ -15,13 +15,15 @@ _LAZY = {
     **dict.fromkeys(("BUDGETS", "Budget", "RunSpec", "budget", "grid"), "eigenrnn.bench.profiles"),
     **dict.fromkeys(("aggregate", "write_report"), "eigenrnn.bench.report"),
     **dict.fromkeys(("SweepResult", "run_grid"), "eigenrnn.bench.runner"),
+    **dict.fromkeys(("SweepGrid", "SweepOutcome", "run_sweep", "sweep_grid"), "eigenrnn.bench.sweep"),
     **dict.fromkeys(("PairedComparison", "RunRecord", "Summary", "load_runs", "paired_compare", "summarize"),
                     "eigenrnn.bench.stats"),
 }
 
 __all__ = [
-    "BUDGETS", "Budget", "PairedComparison", "RunRecord", "RunSpec", "Summary", "SweepResult",
-    "aggregate", "budget", "grid", "load_runs", "paired_compare", "run_grid", "summarize", "write_report",
+    "BUDGETS", "Budget", "PairedComparison", "RunRecord", "RunSpec", "Summary", "SweepGrid", "SweepOutcome", "SweepResult",
+    "aggregate", "budget", "grid", "load_runs", "paired_compare", "run_grid", "run_sweep", "summarize",
+    "sweep_grid", "write_report",
 ]
 
 

@@ -82,17 +82,20 @@ class LocalBackend:
                 "resources": {"CPU": float(os.cpu_count() or 1)}}
 
     def run_grid(self, specs: Sequence[RunSpec], root: str | os.PathLike, *, progress: bool = True,
-                 train_fn: Callable | None = None, tensorboard: str | os.PathLike | None = None) -> SweepResult:
+                 train_fn: Callable | None = None, tensorboard: str | os.PathLike | None = None,
+                 planned: dict[str, str] | None = None) -> SweepResult:
         """Train the unfinished runs of ``specs`` under ``root``; see :func:`eigenrnn.bench.runner.run_grid`.
 
         ``tensorboard``: a directory that gets one TensorBoard log per run, at
-        ``<tensorboard>/<run path>`` (default: none).
+        ``<tensorboard>/<run path>`` (default: none).  ``planned``: see
+        :func:`eigenrnn.bench.runner.run_grid` (default: plan and validate here).
         """
         if tensorboard is not None:
             from eigenrnn.train.tensorboard import TrainWithTensorBoard
 
             train_fn = TrainWithTensorBoard(str(tensorboard), str(root), train_fn)
-        return run_grid(specs, root, workers=self.workers, progress=progress, train_fn=train_fn, threads=self.threads)
+        return run_grid(specs, root, workers=self.workers, progress=progress, train_fn=train_fn, threads=self.threads,
+                        planned=planned)
 
 
 class RayBackend:
@@ -192,7 +195,8 @@ class RayBackend:
         return slots
 
     def run_grid(self, specs: Sequence[RunSpec], root: str | os.PathLike, *, progress: bool = True,
-                 train_fn: Callable | None = None, tensorboard: str | os.PathLike | None = None) -> SweepResult:
+                 train_fn: Callable | None = None, tensorboard: str | os.PathLike | None = None,
+                 planned: dict[str, str] | None = None) -> SweepResult:
         """Train the unfinished runs of ``specs`` under ``root`` as Ray tasks.
 
         Same contract as :func:`eigenrnn.bench.runner.run_grid` (statuses,
@@ -206,7 +210,7 @@ class RayBackend:
         ray = self._ray
         root = Path(root)
         tb_root = None if tensorboard is None else Path(tensorboard)
-        states, result, pending = _start(specs, root)
+        states, result, pending = _start(specs, root, planned)
         cluster = self.describe()
         bar = Progress(len(specs), initial=len(specs) - len(pending),
                        desc=f"bench[ray {len(cluster['nodes'])} node(s), {cluster['resources'].get('CPU', 0):g} CPU]",

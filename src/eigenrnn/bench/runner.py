@@ -37,7 +37,7 @@ from typing import Callable, Sequence
 
 from eigenrnn.bench.profiles import RunSpec
 from eigenrnn.errors import EigenRNNError, check_int
-from eigenrnn.io import atomic_write_json, atomic_write_text
+from eigenrnn.io import atomic_write_text
 
 STATUSES = ("finished", "diverged", "failed", "skipped")
 
@@ -147,6 +147,7 @@ def run_grid(
     progress: bool = True,
     train_fn: Callable | None = None,
     threads: int = 1,
+    planned: dict[str, str] | None = None,
 ) -> SweepResult:
     """Train every run of ``specs`` under ``root`` that has not finished yet.
 
@@ -160,6 +161,7 @@ def run_grid(
             with the same signature (default: that function).
         threads: torch threads of each worker (default 1). Runs are
             bit-identical only at an equal count (see docs/TRAINING.md).
+        planned: the :func:`plan` of ``specs`` by a caller that validated them (default: both here).
 
     Returns:
         :class:`SweepResult` with one status per run path: ``"skipped"``
@@ -170,7 +172,7 @@ def run_grid(
     workers = (os.cpu_count() or 1) if workers is None else workers
     check_int("workers", workers)
     root = Path(root)
-    states, result, pending = _start(specs, root)
+    states, result, pending = _start(specs, root, planned)
 
     # A bar on a terminal, a plain line per finished run in a log file.
     bar = Progress(len(specs), initial=len(specs) - len(pending), desc=f"bench[local {workers} workers]", unit="run",
@@ -237,15 +239,16 @@ def _prepare(run_dir: Path, *, resume: bool) -> None:
         shutil.rmtree(run_dir)
 
 
-def _start(specs: Sequence[RunSpec], root: Path) -> tuple[dict[str, str], SweepResult, list[RunSpec]]:
+def _start(specs: Sequence[RunSpec], root: Path, planned: dict | None = None) -> tuple[dict, SweepResult, list]:
     """Plan and validate a sweep, mark finished runs skipped and clear what the others left.
 
     Shared by both backends.  Returns ``(states, result, pending)``: the
     :func:`plan` state of every run, a result holding the skipped ones, and the
-    runs still to train, in grid order.
+    runs still to train, in grid order; ``planned`` as in :func:`run_grid`.
     """
-    states = plan(specs, root)
-    validate(specs, root)
+    states = plan(specs, root) if planned is None else planned
+    if planned is None:
+        validate(specs, root)
     result = SweepResult()
     pending = []
     for spec in specs:
@@ -327,67 +330,6 @@ def _run_one(config: dict, resume: bool, train_fn: Callable | None) -> tuple[str
         atomic_write_text(run_dir / "error.txt", traceback.format_exc())
         return "failed", f"{type(exc).__name__}: {exc}"
     return "finished", None
-
-
-def write_bench_json(
-    root: str | os.PathLike,
-    *,
-    suite: str,
-    profile: str,
-    specs: Sequence[RunSpec],
-    budgets: dict,
-    workers: int,
-    threads: int | None = None,
-    excluded: dict[str, str] | None = None,
-    counts: dict[str, int] | None = None,
-    started: str | None = None,
-    backend: dict | None = None,
-) -> str:
-    """Record the sweep in ``<root>/bench.json``; returns the session start time.
-
-    ``bench.json`` holds the profile, for every suite its grid (tasks, cells,
-    schemes, seeds, budget), and one entry per ``eigenrnn bench`` session with
-    its commit, hardware and counts, so that a sweep finished over several
-    sessions says so.  ``excluded`` (from :func:`inapplicable`) is recorded
-    per suite as ``not_run``, grouped by scheme and reason.  Call it once
-    before the sweep (``counts=None``) and once after with the counts and the
-    ``started`` value the first call returned.  ``backend`` (from a backend's
-    ``describe()``, :mod:`eigenrnn.bench.backends`) records where the session ran.
-    """
-    excluded = excluded or {}
-    path = Path(root) / "bench.json"
-    record = json.loads(path.read_text()) if path.exists() else {"profile": profile, "suites": {}, "sessions": []}
-    if record.get("profile") != profile:
-        raise EigenRNNError(
-            f"{path} belongs to a sweep with profile {record.get('profile')!r}, not {profile!r}: use another --out"
-        )
-    for name in sorted({s.suite for s in specs}):
-        mine = [s for s in specs if s.suite == name]
-        entry = record["suites"].setdefault(name, {"tasks": [], "cells": [], "schemes": [], "seeds": []})
-        for key, values in (("tasks", [s.task for s in mine]), ("cells", [s.cell for s in mine]),
-                            ("schemes", [s.scheme for s in mine]), ("seeds", [s.seed for s in mine])):
-            entry[key] = sorted(set(entry[key]) | set(values))
-        entry["budget"] = budgets[name]
-        not_run: dict[tuple[str, str], dict] = {}
-        for spec in mine:
-            if spec.path in excluded:
-                group = not_run.setdefault((spec.scheme, excluded[spec.path]), {
-                    "scheme": spec.scheme, "reason": excluded[spec.path], "cells": [], "runs": 0})
-                group["runs"] += 1
-                group["cells"] = sorted(set(group["cells"]) | {spec.cell})
-        entry["not_run"] = list(not_run.values())
-    if started is None:
-        started = _now()
-        record["sessions"].append({
-            "suite": suite, "started": started, "finished": None, "workers": workers, "threads": threads,
-            "runs": len(specs) - len(excluded), "counts": None, **git_commit(), "hardware": hardware(),
-            **({"backend": backend} if backend is not None else {}),
-        })
-    else:
-        session = next(s for s in reversed(record["sessions"]) if s["started"] == started)
-        session.update(finished=_now(), counts=counts)
-    atomic_write_json(path, record)
-    return started
 
 
 def hardware() -> dict:

@@ -11,17 +11,15 @@ by seeded Gaussian noise (the report says which).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from eigenrnn.cli._threads import add_threads_option, apply_threads
 from eigenrnn.errors import CheckpointError, EigenRNNError, bad_value
 
-if TYPE_CHECKING:  # torch is imported in the functions, so that registering the parser stays fast
-    import torch
-    from torch import nn
-
-_DEFAULT_STEPS = 100
+_DEFAULT_STEPS = 100  # eigenrnn.analysis.inputs.DEFAULT_STEPS, kept here so that --help does not import torch
 
 
 def register(sub) -> None:
@@ -84,76 +82,30 @@ def _load_project_checkpoint(path: Path) -> Any:
         raise CheckpointError(f"{exc} (for a plain nn.RNN/LSTM/GRU state_dict pass --cell and --hidden)") from None
 
 
-def _task_inputs(name: str, args: argparse.Namespace, ckpt: Any) -> torch.Tensor:
-    import torch
-
-    from eigenrnn.tasks import get_task
-
-    options = dict(ckpt.config.task_options) if ckpt is not None and ckpt.config.task == name else {}
-    task = get_task(name, **options)
-    x = task.example_inputs(args.batch, args.seed, tokenizer=getattr(ckpt, "tokenizer", None))
-    if not isinstance(x, torch.Tensor):
-        raise EigenRNNError(f"--task {name}: example_inputs returned {type(x).__name__}, not a tensor")
-    return x
-
-
-def _module_path(model: nn.Module, target: nn.Module) -> str:
-    return next(name for name, module in model.named_modules() if module is target)
+# The library names its arguments; this command's users know them as flags.
+_FLAGS = (
+    (re.compile(r"^(cell|hidden|nonlinearity): "), lambda m: f"--{m.group(1)}: "),
+    (re.compile(r"\bcell='(\w+)', hidden=(\d+)"), lambda m: f"--cell {m.group(1)} --hidden {m.group(2)}"),
+    (re.compile(r"\bnothing for cell '(\w+)'"), lambda m: f"nothing for --cell {m.group(1)}"),
+    (re.compile(r"\blayers=(\d+)"), lambda m: f"--layers {m.group(1)}"),
+    (re.compile(r"\binput_size=(\d+) was"), lambda m: f"--input-size {m.group(1)} was"),
+    (re.compile(r"^task "), lambda m: "--task "),
+    (re.compile(r"; analyse without a task$"), lambda m: "; run without --task"),
+)
 
 
-def _inputs(model: nn.Module, args: argparse.Namespace, ckpt: Any) -> tuple[dict[str, tuple[torch.Tensor, str]], list[str]]:
-    """Inputs for every recurrent module, and notes for the report on where they came from."""
-    import torch
-    from torch import nn
-
-    from eigenrnn.analysis.report import recurrent_modules
-
-    modules = recurrent_modules(model)
-    inputs: dict[str, tuple[torch.Tensor, str]] = {}
-    notes: list[str] = []
-    if args.task is not None:
-        x = _task_inputs(args.task, args, ckpt)
-        if ckpt is None:
-            if x.ndim != 3 or not x.is_floating_point():
-                raise EigenRNNError(
-                    f"--task {args.task}: gives {'token ids' if not x.is_floating_point() else 'inputs'} of shape {tuple(x.shape)}; "
-                    "a plain state_dict needs float features (T, B, input_size); analyse the project checkpoint instead"
-                )
-            driven, rnn_x = "", x
-        else:
-            rnn = getattr(model, "rnn", None)
-            if not isinstance(rnn, (nn.RNNBase, nn.RNNCellBase)) or not callable(getattr(model, "rnn_inputs", None)):
-                raise EigenRNNError(
-                    f"--task drives models with .rnn and .rnn_inputs (SequenceModel); {type(model).__name__} has none; run without --task"
-                )
-            try:
-                with torch.no_grad():
-                    rnn_x = model.rnn_inputs(x)
-            except (ValueError, TypeError) as exc:  # another task's inputs (e.g. floats into an embedding)
-                raise EigenRNNError(
-                    f"--task: got {args.task!r}; expected a task whose inputs fit this model, "
-                    f"e.g. its own {ckpt.config.task!r} ({exc})"
-                ) from None
-            driven = _module_path(model, rnn)
-        size = modules[driven].input_size
-        if rnn_x.ndim != 3 or rnn_x.shape[-1] != size:
-            raise EigenRNNError(f"--task {args.task}: inputs of shape {tuple(rnn_x.shape)} do not fit a recurrent input size of {size}")
-        source = f"task '{args.task}' examples (seed {args.seed})"
-        inputs[driven] = (rnn_x.detach(), source)
-        notes.append(f"`{driven or type(model).__name__}` is driven by {args.batch} example inputs of task '{args.task}' (seed {args.seed}).")
-    steps = args.steps or (_DEFAULT_STEPS if not inputs else next(iter(inputs.values()))[0].shape[0])
-    generator = torch.Generator().manual_seed(args.seed)
-    for name, module in modules.items():
-        if name in inputs:
-            continue
-        dtype = next(module.parameters()).dtype
-        x = torch.randn(steps, args.batch, module.input_size, generator=generator, dtype=dtype)
-        inputs[name] = (x, f"random N(0, 1), seed {args.seed}")
-        notes.append(
-            f"`{name or type(module).__name__}` is driven by random Gaussian inputs N(0, 1) of shape "
-            f"{tuple(x.shape)} (seed {args.seed}), not by data: trajectory-based results describe that input regime."
-        )
-    return inputs, notes
+@contextlib.contextmanager
+def _as_flags():
+    """Re-raise a library ValueError/EigenRNNError with its argument names spelled as this command's flags."""
+    try:
+        yield
+    except (ValueError, EigenRNNError) as exc:
+        message = str(exc)
+        for pattern, flag in _FLAGS:
+            message = pattern.sub(flag, message)
+        if message == str(exc):
+            raise
+        raise type(exc)(message) from None
 
 
 def _tracked(args: argparse.Namespace, path: Path, plain: bool, notes: list[str]) -> Any:
@@ -208,6 +160,7 @@ def _write_effective(effective: list, calibrate: str | None, tmp: Path) -> list[
 
 
 def run(args: argparse.Namespace) -> int:
+    from eigenrnn.analysis.inputs import model_inputs
     from eigenrnn.analysis.loading import check_finite, load_plain_rnn
     from eigenrnn.analysis.report import analyze, summary_table, write_report
     from eigenrnn.io import atomic_directory
@@ -220,9 +173,10 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"checkpoint: {path} not found")
     ckpt = None
     if args.cell is not None:
-        model = load_plain_rnn(
-            path, args.cell, args.hidden, input_size=args.input_size, layers=args.layers, nonlinearity=args.nonlinearity
-        )
+        with _as_flags():
+            model = load_plain_rnn(
+                path, args.cell, args.hidden, input_size=args.input_size, layers=args.layers, nonlinearity=args.nonlinearity
+            )
         description = f"plain {type(model).__name__} state_dict `{path}`"
     else:
         ckpt = _load_project_checkpoint(path)
@@ -230,7 +184,9 @@ def run(args: argparse.Namespace) -> int:
         description = f"eigenrnn checkpoint `{path}` ({type(model).__name__}, task {ckpt.config.task!r})"
     check_finite(model, str(path))
     model.eval()
-    inputs, notes = _inputs(model, args, ckpt)
+    with _as_flags():
+        inputs, notes = model_inputs(model, task=args.task, batch=args.batch, steps=args.steps, seed=args.seed,
+                                     checkpoint=ckpt)
     tracked = _tracked(args, path, args.cell is not None, notes)
     report = analyze(
         model, inputs, title=f"Eigen analysis of {path.name}", notes=[f"model: {description}", *notes], tracked=tracked, seed=args.seed

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import asdict
 
 from eigenrnn.bench import backends, profiles, variants
-from eigenrnn.bench.runner import inapplicable, plan, validate, write_bench_json
+from eigenrnn.bench.runner import inapplicable, plan
 from eigenrnn.cli._threads import add_threads_option
 from eigenrnn.errors import bad_value
 from eigenrnn.selection.suites import SUITES as SELECTION_SUITES
@@ -58,64 +57,48 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from eigenrnn.io import check_output, directory_lock, mark_output, sweep_stale_tmp
+    from eigenrnn.bench.sweep import SweepGrid, run_sweep, sweep_grid
+    from eigenrnn.io import check_output
 
-    check_output(args.out, "bench", mode="resume", legacy=("bench.json",))
+    check_output(args.out, "bench", mode="resume", legacy=("bench.json",))  # fail before any work
     if args.tensorboard is not None:
         from eigenrnn.train.tensorboard import check_logdir, require_tensorboard
 
         require_tensorboard()
         check_logdir(args.tensorboard)
-    chosen = None if args.schemes is None else variants.split(args.schemes, "--schemes")
-    selection_budgets = None
     if args.suite in SELECTION_SUITES:
         specs, selection_budgets = _selection_grid(args)
+        grid = SweepGrid(args.suite, args.profile, specs, inapplicable(specs), budgets=selection_budgets)
     else:
         _refuse_selection_options(args)
-        specs = profiles.grid(args.suite, args.profile, schemes=chosen,
-                              cells=_split(args.cells, "--cells"), seeds=args.seeds)
+        chosen = None if args.schemes is None else variants.split(args.schemes, "--schemes")
+        grid = sweep_grid(args.suite, args.profile, schemes=chosen, cells=_split(args.cells, "--cells"),
+                          seeds=args.seeds)
     workers = (os.cpu_count() or 1) if args.workers is None else args.workers
     if workers < 1:
         raise ValueError(bad_value("--workers", workers, "a positive integer"))
-    names = list(dict.fromkeys(s.suite for s in specs))  # grid order: the suites in SUITES order
-    excluded = inapplicable(specs)
-    for scheme, reason in sorted({(s.scheme, excluded[s.path]) for s in specs if s.path in excluded}):
-        runs = sum(s.scheme == scheme and excluded.get(s.path) == reason for s in specs)
-        print(f"bench: not running {runs} {scheme} runs, the scheme refuses the model: {reason}", file=sys.stderr)
-    runnable = [s for s in specs if s.path not in excluded]
     chosen_backend = backends.from_args(args)  # a dry run also refuses backend options it would ignore
     if args.dry_run:
+        for line in grid.exclusion_lines():
+            print(line, file=sys.stderr)
+        runnable = grid.runnable
         states = plan(runnable, args.out)
-        if selection_budgets is None:
+        if grid.budgets is None:
             print(profiles.budgets_markdown(args.profile))
-        for name in names:
+        for name in grid.suites:
             mine = [s for s in runnable if s.suite == name]
             todo = {k: sum(states[s.path] == k for s in mine) for k in ("new", "resume", "done")}
             print(f"{name}: {len(mine)} runs ({todo['new']} new, {todo['resume']} to resume, "
                   f"{todo['done']} finished) -> {args.out}/{name}/")
-        for line in _variant_lines(specs):
+        for line in _variant_lines(grid.specs):
             print(line)
         return 0
-    validate(runnable, args.out)
-    plan(runnable, args.out)  # refuses a directory trained with other budgets before touching it
-    budgets = selection_budgets or {name: asdict(profiles.budget(name, args.profile)) for name in names}
-    with chosen_backend as backend:
-        if hasattr(backend, "capacity"):
-            backend.capacity()  # a cluster too small for one run is refused before --out is created
-        with directory_lock(args.out):
-            mark_output(args.out, "bench")
-            sweep_stale_tmp(args.out, ("bench.json",))  # left by a kill during an atomic write
-            where = backend.describe()
-            record = dict(suite=args.suite, profile=args.profile, specs=specs, budgets=budgets,
-                          workers=where.get("workers", workers), threads=where.get("threads"), excluded=excluded,
-                          backend=where)
-            started = write_bench_json(args.out, **record)
-            result = backend.run_grid(runnable, args.out, tensorboard=args.tensorboard)
-            write_bench_json(args.out, **record, counts=result.counts, started=started)
-    counts = result.counts
-    print(f"bench: {len(runnable)} runs: {counts['finished']} finished, {counts['skipped']} skipped "
+    outcome = run_sweep(args.suite, args.profile, args.out, backend=chosen_backend, workers=workers,
+                        tensorboard=args.tensorboard, grid=grid)
+    counts = outcome.counts
+    print(f"bench: {len(grid.runnable)} runs: {counts['finished']} finished, {counts['skipped']} skipped "
           f"(done before), {counts['diverged']} diverged, {counts['failed']} failed -> {args.out}")
-    for path, message in result.errors.items():
+    for path, message in outcome.errors.items():
         print(f"failed: {path}: {message} (see {args.out}/{path}/error.txt)", file=sys.stderr)
     return 1 if counts["failed"] else 0
 

@@ -11,7 +11,7 @@ from eigenrnn.cli._threads import add_threads_option
 
 
 def _profiles() -> tuple[str, ...]:
-    from eigenrnn.bench.study import STUDY_PROFILES
+    from eigenrnn.study.spectra import STUDY_PROFILES
 
     return tuple(STUDY_PROFILES)
 
@@ -45,7 +45,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from eigenrnn.bench.study import run_study
+    from eigenrnn.study.output import run_study
 
     with backends.from_args(args) as backend:
         result = run_study(args.profile, args.out, progress=not args.no_progress, backend=backend)
