@@ -90,6 +90,7 @@ _FLAGS = (
     (re.compile(r"\blayers=(\d+)"), lambda m: f"--layers {m.group(1)}"),
     (re.compile(r"\binput_size=(\d+) was"), lambda m: f"--input-size {m.group(1)} was"),
     (re.compile(r"^task "), lambda m: "--task "),
+    (re.compile(r"^task: "), lambda m: "--task: "),
     (re.compile(r"; analyse without a task$"), lambda m: "; run without --task"),
 )
 
