@@ -51,13 +51,10 @@ from eigenrnn.analysis.report import lag_below
 from eigenrnn.analysis.trajectory import layer_trajectory
 from eigenrnn.bench.runner import commit_label, hardware_label
 from eigenrnn.errors import EigenRNNError, bad_value, check_int
-from eigenrnn.init import recurrent_blocks
 from eigenrnn.io import atomic_write_json
+from eigenrnn.rnn import CELLS, recurrent_blocks
+from eigenrnn.rnn import MAIN_GATE as CANDIDATE_GATE
 
-#: The gate block that plays the role of a vanilla RNN's W_hh: the candidate
-#: (GRU ``n``) / cell input (LSTM ``g``) transform, the only one inside a tanh.
-CANDIDATE_GATE = {"rnn": "h", "gru": "n", "lstm": "g"}
-CELLS = ("rnn", "lstm", "gru")
 DEFAULT_TASKS = ("tomita5", "adding")
 THRESHOLD = 1e-3
 #: Eigenvalues stored in spectra.npz are complex64: a rebuilt initial model

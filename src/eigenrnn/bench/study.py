@@ -29,12 +29,12 @@ from eigenrnn.bench.profiles import RunSpec
 from eigenrnn.bench.runner import commit_label, hardware_label, run_grid
 from eigenrnn.errors import EigenRNNError, bad_value
 from eigenrnn.io import atomic_write_json, atomic_write_text
+from eigenrnn.rnn import CELLS, GATES, parse_block_key
 
 TASK_TYPES: dict[str, tuple[str, ...]] = {
     "classification": ("tomita3", "tomita4", "tomita5", "tomita6", "mnist14", "copy"),
     "regression": ("adding", "sine", "mackey-glass"),
 }
-CELLS = ("rnn", "lstm", "gru")
 INITS = ("pytorch", "xavier")
 PROFILES = ("smoke", "cpu", "gpu")
 
@@ -200,7 +200,7 @@ class RunSpectra:
 
 
 def _gate(block_key: str) -> str:
-    return block_key.rsplit(".", 1)[-1]
+    return parse_block_key(block_key).gate
 
 
 def _nonnormality(decomposition) -> dict[str, float]:
@@ -415,8 +415,7 @@ def write_figures(runs: Sequence[RunSpectra], root: Path, figures: Path) -> list
     from eigenrnn.analysis.tracking import SpectrumTracker
 
     written = []
-    gates = {"rnn": ("h",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
-    for cell, cell_gates in gates.items():
+    for cell, cell_gates in GATES.items():
         for gate in cell_gates:
             spectra = {}
             init = _pooled(runs, ttype=None, cell=cell, gate=gate, which="init")
