@@ -60,6 +60,11 @@ def _check_square(tensor: torch.Tensor, argument: str = "tensor") -> int:
     return tensor.shape[0]
 
 
+def _check_spectrum_or_preset(spectrum, preset) -> None:
+    if spectrum is not None and preset is not None:
+        raise ValueError(bad_value("preset", preset, "None when a spectrum is given (pass one of the two)"))
+
+
 def eigen_(
     tensor: torch.Tensor,
     spectrum: Spectrum | SpectrumMixture | None = None,
@@ -109,8 +114,7 @@ def eigen_(
     0.9
     """
     n = _check_square(tensor)
-    if spectrum is not None and preset is not None:
-        raise ValueError(bad_value("preset", preset, "None when a spectrum is given (pass one of the two)"))
+    _check_spectrum_or_preset(spectrum, preset)
     if spectrum is None:
         spectrum = preset_spectrum(default_preset() if preset is None else preset)
     if not isinstance(spectrum, (Spectrum, SpectrumMixture)):
@@ -274,21 +278,57 @@ def _pytorch(t, generator, *, hidden_size):
     return nn.init.uniform_(t, -bound, bound, generator=generator)
 
 
+GateKwargs = Callable[[nn.Module, str, dict, "int | None"], dict[str, dict]]
+
+
+def _same_for_every_gate(module: nn.Module, cell: str, kwargs: dict, horizon: int | None) -> dict[str, dict]:
+    return {gate: kwargs for gate in GATES[cell]}
+
+
+def _pytorch_kwargs(module: nn.Module, cell: str, kwargs: dict, horizon: int | None) -> dict[str, dict]:
+    return {gate: {**kwargs, "hidden_size": module.hidden_size} for gate in GATES[cell]}
+
+
+def _eigen_kwargs(module: nn.Module, cell: str, kwargs: dict, horizon: int | None) -> dict[str, dict]:
+    """Each gate's spectrum: the given one, else the preset's (or its horizon spectrum)."""
+    spectrum, preset = kwargs.pop("spectrum", None), kwargs.pop("preset", None)
+    _check_spectrum_or_preset(spectrum, preset)
+    defaults = preset_spectrum(default_preset() if preset is None else preset, cell)
+    if horizon is not None and spectrum is None:
+        defaults = {gate: horizon_spectrum(horizon, base) for gate, base in defaults.items()}
+    spectra = _resolve_spectra(spectrum, defaults)
+    return {gate: {**kwargs, "spectrum": spectra[gate]} for gate in GATES[cell]}
+
+
 @dataclass(frozen=True)
 class _Scheme:
-    hidden: HiddenInit | None
+    """A named scheme of :func:`init_rnn`.
+
+    Attributes:
+        hidden: ``hidden(block, generator, **gate_kwargs)`` fills one square loop block in place.
+        kwargs: the keyword arguments :func:`init_rnn` accepts for it.
+        input_default: the default ``input_scheme``.
+        gate_kwargs: ``(module, cell, kwargs, horizon) -> {gate: kwargs of hidden}``, run once
+            before anything is written (so its errors leave the module untouched).
+        pytorch_layout: PyTorch's own default: ``weight_hr`` and the biases are drawn
+            ``U(-1/sqrt(H), 1/sqrt(H))`` like the blocks, with no orthonormal projection.
+    """
+
+    hidden: HiddenInit
     kwargs: tuple[str, ...]
     input_default: str
+    gate_kwargs: GateKwargs = _same_for_every_gate
+    pytorch_layout: bool = False
 
 
 _SCHEMES: dict[str, _Scheme] = {
-    "pytorch": _Scheme(None, (), "pytorch"),
+    "pytorch": _Scheme(_pytorch, (), "pytorch", _pytorch_kwargs, pytorch_layout=True),
     "xavier": _Scheme(_xavier, ("gain",), "xavier"),
     "kaiming": _Scheme(_kaiming, ("a", "mode", "nonlinearity"), "kaiming"),
     "orthogonal": _Scheme(_orthogonal, ("gain",), "xavier"),
     "irnn": _Scheme(lambda t, generator, **kw: irnn_(t, **kw), ("gain",), "xavier"),
     "sp": _Scheme(lambda t, generator: sp_(t, generator=generator), (), "xavier"),
-    "eigen": _Scheme(None, ("spectrum", "preset", "nonnormality"), "xavier"),
+    "eigen": _Scheme(lambda t, generator, **kw: eigen_(t, generator=generator, **kw), ("spectrum", "preset", "nonnormality"), "xavier", _eigen_kwargs),
     "chain": _Scheme(lambda t, generator, **kw: chain_(t, **kw), ("alpha",), "xavier"),
     "rescaled-glorot": _Scheme(lambda t, generator, **kw: rescaled_glorot_(t, generator, **kw), ("quantile",), "xavier"),
 }
@@ -507,22 +547,13 @@ def init_rnn(
     first = next(module.parameters())
     check_generator(generator, first.device)
 
-    kwargs = dict(scheme_kwargs)
-    spectra = None
-    if scheme == "eigen":
-        spectrum, preset = kwargs.pop("spectrum", None), kwargs.pop("preset", None)
-        if spectrum is not None and preset is not None:
-            raise ValueError(bad_value("preset", preset, "None when a spectrum is given (pass one of the two)"))
-        defaults = preset_spectrum(default_preset() if preset is None else preset, cell)
-        if horizon is not None and spectrum is None:
-            defaults = {gate: horizon_spectrum(horizon, base) for gate, base in defaults.items()}
-        spectra = _resolve_spectra(spectrum, defaults)
+    gate_kwargs = spec.gate_kwargs(module, cell, dict(scheme_kwargs), horizon)
 
     # A scheme may still refuse a block midway (e.g. rescaled-glorot at a small size): the
     # module is then restored, so an error never leaves it half initialized.
     saved = {name: p.detach().clone() for name, p in module.named_parameters()}
     try:
-        _init_blocks(module, scheme, spec, kwargs, spectra, input_scheme, bias, forget_bias, generator, horizon)
+        _init_blocks(module, spec, gate_kwargs, input_scheme, bias, forget_bias, generator, horizon)
     except BaseException:
         with torch.no_grad():
             for name, p in module.named_parameters():
@@ -531,7 +562,7 @@ def init_rnn(
     return module
 
 
-def _init_blocks(module, scheme, spec, kwargs, spectra, input_scheme, bias, forget_bias, generator, horizon=None) -> None:
+def _init_blocks(module, spec, gate_kwargs, input_scheme, bias, forget_bias, generator, horizon=None) -> None:
     """The body of :func:`init_rnn`, after its arguments are checked."""
     cell = cell_of(module)
     chrono = isinstance(bias, str)
@@ -541,18 +572,13 @@ def _init_blocks(module, scheme, spec, kwargs, spectra, input_scheme, bias, forg
     loop = proj or hidden
 
     def draw_loop_block(target: torch.Tensor, gate: str) -> None:
-        if scheme == "pytorch":
-            _pytorch(target, generator, hidden_size=hidden)
-        elif scheme == "eigen":
-            eigen_(target, spectra[gate], generator=generator, **kwargs)
-        else:
-            spec.hidden(target, generator, **kwargs)
+        spec.hidden(target, generator, **gate_kwargs[gate])
 
     with torch.no_grad():
         for layer, direction, suffix in weight_slots(module):
             w_hh = getattr(module, f"weight_hh{suffix}")
             w_ih = getattr(module, f"weight_ih{suffix}")
-            if proj and scheme != "pytorch":
+            if proj and not spec.pytorch_layout:
                 q = torch.empty(hidden, proj, dtype=w_hh.dtype, device=w_hh.device)
                 nn.init.orthogonal_(q, generator=generator)
                 getattr(module, f"weight_hr{suffix}").copy_(q.T)
@@ -560,7 +586,7 @@ def _init_blocks(module, scheme, spec, kwargs, spectra, input_scheme, bias, forg
                 _pytorch(getattr(module, f"weight_hr{suffix}"), generator, hidden_size=hidden)
             for index, gate in enumerate(gates):
                 rows = slice(index * hidden, (index + 1) * hidden)
-                if proj and scheme != "pytorch":
+                if proj and not spec.pytorch_layout:
                     b = torch.empty(loop, loop, dtype=w_hh.dtype, device=w_hh.device)
                     draw_loop_block(b, gate)
                     w_hh[rows].copy_(q @ b)
@@ -582,7 +608,7 @@ def _init_blocks(module, scheme, spec, kwargs, spectra, input_scheme, bias, forg
                 if cell == "lstm":
                     b_ih[:hidden] = -b
                 continue
-            if bias is None and scheme == "pytorch":
+            if bias is None and spec.pytorch_layout:
                 _pytorch(b_ih.unsqueeze(0), generator, hidden_size=hidden)
                 _pytorch(b_hh.unsqueeze(0), generator, hidden_size=hidden)
             else:
