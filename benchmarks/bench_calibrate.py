@@ -22,11 +22,12 @@ import time
 import torch
 
 from eigenrnn.init import calibrate_, init_rnn
+from eigenrnn.rnn import CELLS, CLASSES
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cell", choices=("rnn", "gru", "lstm"), default="gru", help="cell (default gru)")
+    parser.add_argument("--cell", choices=CELLS, default="gru", help="cell (default gru)")
     parser.add_argument("--scheme", default="eigen", help="init scheme (default eigen)")
     parser.add_argument("--hidden", type=int, default=256, help="hidden size (default 256)")
     parser.add_argument("--batch", type=int, default=64, help="sequences (default 64)")
@@ -42,8 +43,7 @@ def main() -> None:
         parser.error(f"--repeats: got {args.repeats}, expected an int >= 1")
 
     torch.set_num_threads(1)
-    cls = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}[args.cell]
-    module = cls(1, args.hidden)
+    module = CLASSES[args.cell](1, args.hidden)
     init_rnn(module, args.scheme, generator=torch.Generator().manual_seed(0))
     if args.data_dir is not None:
         from eigenrnn.tasks import mnist

@@ -17,9 +17,8 @@ import sys
 from pathlib import Path
 
 from eigenrnn.io import atomic_write_json
+from eigenrnn.rnn import GATES
 from eigenrnn.spectrum import PRESETS_PATH, Spectrum
-
-CELL_GATES = {"rnn": ("h",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
 
 
 def derive(summary: dict, default: str) -> dict:
@@ -27,7 +26,7 @@ def derive(summary: dict, default: str) -> dict:
     presets = {}
     for task_type, cells in fits.items():
         entry = {"all": Spectrum.from_dict(cells["all"]).to_dict()}
-        for cell, gates in CELL_GATES.items():
+        for cell, gates in GATES.items():
             if cell not in cells:
                 sys.exit(f"derive_presets: the study has no well-trained {cell} run for {task_type}; cannot derive its preset")
             entry[cell] = {}

@@ -32,13 +32,15 @@ import torch
 from torch import nn
 
 from eigenrnn.errors import bad_value, check_int
+from eigenrnn.rnn import CELLS, CLASSES, MAIN_GATE, recurrent_blocks
 
 __all__ = ["CALIBRATED_GATES", "CalibrationResult", "QUANTITIES", "calibrate_", "parse_calibrate"]
 
 #: Measured quantities :func:`calibrate_` can target.
 QUANTITIES = ("jacobian_radius", "gradient_decay")
 #: Gate blocks whose matrix is scaled, per cell kind (see the module docstring for why).
-CALIBRATED_GATES = {"RNN": ("h",), "GRU": ("n",), "LSTM": ("g",)}
+#: Keyed by the class name (``"RNN"``, ``"GRU"``, ``"LSTM"``), as before :mod:`eigenrnn.rnn` named cells.
+CALIBRATED_GATES = {CLASSES[cell].__name__: (MAIN_GATE[cell],) for cell in CELLS}
 #: The search never leaves ``c`` in ``[1/64, 64]``: beyond it the target is declared unreachable.
 _LOG_SCALE_LIMIT = math.log(64.0)
 #: Largest change of ``ln c`` in one step while bracketing (a factor of 4).
@@ -209,8 +211,6 @@ def calibrate_(
     (True, True)
     """
     from eigenrnn.analysis.jacobians import gradient_decay_curve, mean_jacobian_eigenvalues
-    from eigenrnn.init import recurrent_blocks
-
     if quantity not in QUANTITIES:
         raise ValueError(bad_value("quantity", quantity, f"one of {', '.join(QUANTITIES)}"))
     if isinstance(target, bool) or not isinstance(target, (int, float)) or not (math.isfinite(target) and target > 0):
@@ -231,7 +231,7 @@ def calibrate_(
 
     layers: dict[tuple[int, int], list[Any]] = {}
     for block in recurrent_blocks(rnn):
-        if block.module is rnn and block.gate in CALIBRATED_GATES[block.kind]:
+        if block.module is rnn and block.gate == MAIN_GATE[block.cell]:
             layers.setdefault((block.layer, block.direction), []).append(block)
 
     def measure(layer: int, direction: int) -> float:

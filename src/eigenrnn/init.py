@@ -15,12 +15,15 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
-from typing import Callable, Iterator, Mapping
+from typing import Callable, Mapping
 
 import torch
 from torch import nn
 
+from eigenrnn.calibration import CalibrationResult, calibrate_
 from eigenrnn.errors import bad_value, check_int
+# RecurrentBlock and recurrent_blocks are defined in eigenrnn.rnn and re-exported here for existing imports.
+from eigenrnn.rnn import CLASSES, GATES, RecurrentBlock, cell_of, recurrent_blocks, weight_slots
 from eigenrnn.spectrum import (
     Spectrum,
     SpectrumMixture,
@@ -55,6 +58,11 @@ def _check_square(tensor: torch.Tensor, argument: str = "tensor") -> int:
     if not tensor.is_floating_point():
         raise TypeError(bad_value(f"{argument}.dtype", tensor.dtype, "a floating dtype"))
     return tensor.shape[0]
+
+
+def _check_spectrum_or_preset(spectrum, preset) -> None:
+    if spectrum is not None and preset is not None:
+        raise ValueError(bad_value("preset", preset, "None when a spectrum is given (pass one of the two)"))
 
 
 def eigen_(
@@ -106,8 +114,7 @@ def eigen_(
     0.9
     """
     n = _check_square(tensor)
-    if spectrum is not None and preset is not None:
-        raise ValueError(bad_value("preset", preset, "None when a spectrum is given (pass one of the two)"))
+    _check_spectrum_or_preset(spectrum, preset)
     if spectrum is None:
         spectrum = preset_spectrum(default_preset() if preset is None else preset)
     if not isinstance(spectrum, (Spectrum, SpectrumMixture)):
@@ -275,21 +282,57 @@ def _pytorch(t, generator, *, hidden_size):
     return nn.init.uniform_(t, -bound, bound, generator=generator)
 
 
+GateKwargs = Callable[[nn.Module, str, dict, "int | None"], dict[str, dict]]
+
+
+def _same_for_every_gate(module: nn.Module, cell: str, kwargs: dict, horizon: int | None) -> dict[str, dict]:
+    return {gate: kwargs for gate in GATES[cell]}
+
+
+def _pytorch_kwargs(module: nn.Module, cell: str, kwargs: dict, horizon: int | None) -> dict[str, dict]:
+    return {gate: {**kwargs, "hidden_size": module.hidden_size} for gate in GATES[cell]}
+
+
+def _eigen_kwargs(module: nn.Module, cell: str, kwargs: dict, horizon: int | None) -> dict[str, dict]:
+    """Each gate's spectrum: the given one, else the preset's (or its horizon spectrum)."""
+    spectrum, preset = kwargs.pop("spectrum", None), kwargs.pop("preset", None)
+    _check_spectrum_or_preset(spectrum, preset)
+    defaults = preset_spectrum(default_preset() if preset is None else preset, cell)
+    if horizon is not None and spectrum is None:
+        defaults = {gate: horizon_spectrum(horizon, base) for gate, base in defaults.items()}
+    spectra = _resolve_spectra(spectrum, defaults)
+    return {gate: {**kwargs, "spectrum": spectra[gate]} for gate in GATES[cell]}
+
+
 @dataclass(frozen=True)
 class _Scheme:
-    hidden: HiddenInit | None
+    """A named scheme of :func:`init_rnn`.
+
+    Attributes:
+        hidden: ``hidden(block, generator, **gate_kwargs)`` fills one square loop block in place.
+        kwargs: the keyword arguments :func:`init_rnn` accepts for it.
+        input_default: the default ``input_scheme``.
+        gate_kwargs: ``(module, cell, kwargs, horizon) -> {gate: kwargs of hidden}``, run once
+            before anything is written (so its errors leave the module untouched).
+        pytorch_layout: PyTorch's own default: ``weight_hr`` and the biases are drawn
+            ``U(-1/sqrt(H), 1/sqrt(H))`` like the blocks, with no orthonormal projection.
+    """
+
+    hidden: HiddenInit
     kwargs: tuple[str, ...]
     input_default: str
+    gate_kwargs: GateKwargs = _same_for_every_gate
+    pytorch_layout: bool = False
 
 
 _SCHEMES: dict[str, _Scheme] = {
-    "pytorch": _Scheme(None, (), "pytorch"),
+    "pytorch": _Scheme(_pytorch, (), "pytorch", _pytorch_kwargs, pytorch_layout=True),
     "xavier": _Scheme(_xavier, ("gain",), "xavier"),
     "kaiming": _Scheme(_kaiming, ("a", "mode", "nonlinearity"), "kaiming"),
     "orthogonal": _Scheme(_orthogonal, ("gain",), "xavier"),
     "irnn": _Scheme(lambda t, generator, **kw: irnn_(t, **kw), ("gain",), "xavier"),
     "sp": _Scheme(lambda t, generator, **kw: sp_(t, generator=generator, **kw), ("radius",), "xavier"),
-    "eigen": _Scheme(None, ("spectrum", "preset", "nonnormality"), "xavier"),
+    "eigen": _Scheme(lambda t, generator, **kw: eigen_(t, generator=generator, **kw), ("spectrum", "preset", "nonnormality"), "xavier", _eigen_kwargs),
     "chain": _Scheme(lambda t, generator, **kw: chain_(t, **kw), ("alpha",), "xavier"),
     "rescaled-glorot": _Scheme(lambda t, generator, **kw: rescaled_glorot_(t, generator, **kw), ("quantile",), "xavier"),
 }
@@ -304,131 +347,6 @@ def schemes() -> tuple[str, ...]:
     ('pytorch', 'xavier', 'kaiming')
     """
     return tuple(_SCHEMES)
-
-
-# --------------------------------------------------------------------------
-# Walking the blocks of a recurrent module
-# --------------------------------------------------------------------------
-
-_GATES = {"RNN": ("h",), "LSTM": ("i", "f", "g", "o"), "GRU": ("r", "z", "n")}
-_RECURRENT_TYPES = (nn.RNNBase, nn.RNNCellBase)
-
-
-def _kind(module: nn.Module) -> str:
-    if isinstance(module, (nn.LSTM, nn.LSTMCell)):
-        return "LSTM"
-    if isinstance(module, (nn.GRU, nn.GRUCell)):
-        return "GRU"
-    if isinstance(module, (nn.RNN, nn.RNNCell)):
-        return "RNN"
-    raise TypeError(
-        bad_value("module", type(module).__name__, "nn.RNN, nn.LSTM, nn.GRU, nn.RNNCell, nn.LSTMCell or nn.GRUCell")
-    )
-
-
-def _slots(module: nn.Module) -> Iterator[tuple[int, int, str]]:
-    """Yield (layer, direction, parameter-name suffix) for every weight set."""
-    if isinstance(module, nn.RNNCellBase):
-        yield 0, 0, ""
-        return
-    directions = 2 if module.bidirectional else 1
-    for layer in range(module.num_layers):
-        for direction in range(directions):
-            yield layer, direction, f"_l{layer}" + ("_reverse" if direction else "")
-
-
-@dataclass(frozen=True)
-class RecurrentBlock:
-    """One square hidden-to-hidden gate block of a recurrent module.
-
-    Attributes:
-        module_name: path of the recurrent module inside the root (``""`` for the root).
-        module: the recurrent module itself.
-        kind: ``"RNN"``, ``"LSTM"`` or ``"GRU"``.
-        layer, direction: position in a stacked / bidirectional module (0 for cells).
-        gate: ``"h"`` (RNN), ``"i","f","g","o"`` (LSTM) or ``"r","z","n"`` (GRU).
-        parameter: name of the ``weight_hh`` parameter holding it.
-        rows: rows of that parameter belonging to this gate.
-        projection: name of the LSTM ``weight_hr`` parameter, or ``None``.
-    """
-
-    module_name: str
-    module: nn.Module
-    kind: str
-    layer: int
-    direction: int
-    gate: str
-    parameter: str
-    rows: slice
-    projection: str | None = None
-
-    @property
-    def key(self) -> str:
-        """Readable identifier, e.g. ``"encoder.rnn.l0.fwd.f"``."""
-        prefix = f"{self.module_name}." if self.module_name else ""
-        return f"{prefix}l{self.layer}.{'bwd' if self.direction else 'fwd'}.{self.gate}"
-
-    def weight(self) -> torch.Tensor:
-        """The ``(H, H)`` (or ``(H, P)`` with projection) view of ``weight_hh``; writable."""
-        return getattr(self.module, self.parameter)[self.rows]
-
-    def matrix(self) -> torch.Tensor:
-        """The effective square recurrent matrix: ``(H, H)``, or ``(P, P) = W_hr W_g`` with projection."""
-        w = self.weight()
-        if self.projection is not None:
-            return getattr(self.module, self.projection) @ w
-        return w
-
-
-def _module_blocks(name: str, module: nn.Module) -> list[RecurrentBlock]:
-    kind = _kind(module)
-    gates = _GATES[kind]
-    hidden = module.hidden_size
-    proj = getattr(module, "proj_size", 0) or 0
-    blocks = []
-    for layer, direction, suffix in _slots(module):
-        for index, gate in enumerate(gates):
-            blocks.append(
-                RecurrentBlock(
-                    module_name=name,
-                    module=module,
-                    kind=kind,
-                    layer=layer,
-                    direction=direction,
-                    gate=gate,
-                    parameter=f"weight_hh{suffix}",
-                    rows=slice(index * hidden, (index + 1) * hidden),
-                    projection=f"weight_hr{suffix}" if proj else None,
-                )
-            )
-    return blocks
-
-
-def recurrent_blocks(module: nn.Module) -> list[RecurrentBlock]:
-    """List every hidden-to-hidden gate block of every recurrent module inside ``module``.
-
-    Walks ``module.named_modules()``; order is module, layer, direction, gate.
-
-    Args:
-        module: a recurrent module or any model containing them.
-
-    Raises:
-        TypeError: if ``module`` contains no nn.RNN/LSTM/GRU or cell.
-
-    >>> [b.key for b in recurrent_blocks(torch.nn.GRU(3, 4))]
-    ['l0.fwd.r', 'l0.fwd.z', 'l0.fwd.n']
-    """
-    if not isinstance(module, nn.Module):
-        raise TypeError(bad_value("module", type(module).__name__, "a torch.nn.Module"))
-    blocks = []
-    for name, sub in module.named_modules():
-        if isinstance(sub, _RECURRENT_TYPES):
-            blocks.extend(_module_blocks(name, sub))
-    if not blocks:
-        raise TypeError(
-            bad_value("module", type(module).__name__, "a module containing nn.RNN/LSTM/GRU or their cells")
-        )
-    return blocks
 
 
 # --------------------------------------------------------------------------
@@ -527,14 +445,14 @@ def _init_input(weight: torch.Tensor, scheme: str, hidden_size: int, generator) 
         nn.init.zeros_(weight)
 
 
-def _check_chrono_args(module, kind, scheme, bias, forget_bias, horizon, scheme_kwargs) -> None:
+def _check_chrono_args(module, cell, scheme, bias, forget_bias, horizon, scheme_kwargs) -> None:
     """Refuse ``bias``/``horizon`` combinations that would be ignored or meaningless, before anything is written."""
     if horizon is not None:
         _check_horizon(horizon)
     if isinstance(bias, str):
         if bias != "chrono":
             raise ValueError(bad_value("bias", bias, "a finite number, 'chrono' or None"))
-        if kind == "RNN":
+        if cell == "rnn":
             raise ValueError(bad_value("bias", bias, "a number or None for a vanilla RNN ('chrono' needs the gates of an LSTM or GRU)"))
         if horizon is None:
             raise ValueError(bad_value("horizon", None, "the task's sequence length T_max (an int >= 2) with bias='chrono'"))
@@ -610,7 +528,7 @@ def init_rnn(
     """
     if not isinstance(scheme, str) or scheme not in _SCHEMES:
         raise ValueError(bad_value("scheme", scheme, f"one of {', '.join(_SCHEMES)}"))
-    kind = _kind(module)
+    cell = cell_of(module)
     spec = _SCHEMES[scheme]
     unknown = set(scheme_kwargs) - set(spec.kwargs)
     if unknown:
@@ -619,10 +537,10 @@ def init_rnn(
     input_scheme = spec.input_default if input_scheme is None else input_scheme
     if input_scheme not in _INPUT_SCHEMES:
         raise ValueError(bad_value("input_scheme", input_scheme, f"one of {', '.join(_INPUT_SCHEMES)}"))
-    if forget_bias is not None and kind != "LSTM":
-        raise ValueError(bad_value("forget_bias", forget_bias, f"None for a {kind} module (it applies to LSTM only)"))
+    if forget_bias is not None and cell != "lstm":
+        raise ValueError(bad_value("forget_bias", forget_bias, f"None for a {CLASSES[cell].__name__} module (it applies to LSTM only)"))
     chrono = isinstance(bias, str)
-    _check_chrono_args(module, kind, scheme, bias, forget_bias, horizon, scheme_kwargs)
+    _check_chrono_args(module, cell, scheme, bias, forget_bias, horizon, scheme_kwargs)
     for name, value in (("bias", None if chrono else bias), ("forget_bias", forget_bias)):
         if value is not None and not math.isfinite(float(value)):
             raise ValueError(bad_value(name, value, "a finite number or None"))
@@ -635,22 +553,13 @@ def init_rnn(
     first = next(module.parameters())
     check_generator(generator, first.device)
 
-    kwargs = dict(scheme_kwargs)
-    spectra = None
-    if scheme == "eigen":
-        spectrum, preset = kwargs.pop("spectrum", None), kwargs.pop("preset", None)
-        if spectrum is not None and preset is not None:
-            raise ValueError(bad_value("preset", preset, "None when a spectrum is given (pass one of the two)"))
-        defaults = preset_spectrum(default_preset() if preset is None else preset, kind.lower())
-        if horizon is not None and spectrum is None:
-            defaults = {gate: horizon_spectrum(horizon, base) for gate, base in defaults.items()}
-        spectra = _resolve_spectra(spectrum, defaults)
+    gate_kwargs = spec.gate_kwargs(module, cell, dict(scheme_kwargs), horizon)
 
     # A scheme may still refuse a block midway (e.g. rescaled-glorot at a small size): the
     # module is then restored, so an error never leaves it half initialized.
     saved = {name: p.detach().clone() for name, p in module.named_parameters()}
     try:
-        _init_blocks(module, scheme, spec, kwargs, spectra, input_scheme, bias, forget_bias, generator, horizon)
+        _init_blocks(module, spec, gate_kwargs, input_scheme, bias, forget_bias, generator, horizon)
     except BaseException:
         with torch.no_grad():
             for name, p in module.named_parameters():
@@ -659,28 +568,23 @@ def init_rnn(
     return module
 
 
-def _init_blocks(module, scheme, spec, kwargs, spectra, input_scheme, bias, forget_bias, generator, horizon=None) -> None:
+def _init_blocks(module, spec, gate_kwargs, input_scheme, bias, forget_bias, generator, horizon=None) -> None:
     """The body of :func:`init_rnn`, after its arguments are checked."""
-    kind = _kind(module)
+    cell = cell_of(module)
     chrono = isinstance(bias, str)
-    gates = _GATES[kind]
+    gates = GATES[cell]
     hidden = module.hidden_size
     proj = getattr(module, "proj_size", 0) or 0
     loop = proj or hidden
 
     def draw_loop_block(target: torch.Tensor, gate: str) -> None:
-        if scheme == "pytorch":
-            _pytorch(target, generator, hidden_size=hidden)
-        elif scheme == "eigen":
-            eigen_(target, spectra[gate], generator=generator, **kwargs)
-        else:
-            spec.hidden(target, generator, **kwargs)
+        spec.hidden(target, generator, **gate_kwargs[gate])
 
     with torch.no_grad():
-        for layer, direction, suffix in _slots(module):
+        for layer, direction, suffix in weight_slots(module):
             w_hh = getattr(module, f"weight_hh{suffix}")
             w_ih = getattr(module, f"weight_ih{suffix}")
-            if proj and scheme != "pytorch":
+            if proj and not spec.pytorch_layout:
                 q = torch.empty(hidden, proj, dtype=w_hh.dtype, device=w_hh.device)
                 nn.init.orthogonal_(q, generator=generator)
                 getattr(module, f"weight_hr{suffix}").copy_(q.T)
@@ -688,7 +592,7 @@ def _init_blocks(module, scheme, spec, kwargs, spectra, input_scheme, bias, forg
                 _pytorch(getattr(module, f"weight_hr{suffix}"), generator, hidden_size=hidden)
             for index, gate in enumerate(gates):
                 rows = slice(index * hidden, (index + 1) * hidden)
-                if proj and scheme != "pytorch":
+                if proj and not spec.pytorch_layout:
                     b = torch.empty(loop, loop, dtype=w_hh.dtype, device=w_hh.device)
                     draw_loop_block(b, gate)
                     w_hh[rows].copy_(q @ b)
@@ -707,10 +611,10 @@ def _init_blocks(module, scheme, spec, kwargs, spectra, input_scheme, bias, forg
                 b_hh.zero_()
                 b = chrono_bias(hidden, horizon, generator, dtype=b_ih.dtype, device=b_ih.device)
                 b_ih[hidden : 2 * hidden] = b
-                if kind == "LSTM":
+                if cell == "lstm":
                     b_ih[:hidden] = -b
                 continue
-            if bias is None and scheme == "pytorch":
+            if bias is None and spec.pytorch_layout:
                 _pytorch(b_ih.unsqueeze(0), generator, hidden_size=hidden)
                 _pytorch(b_hh.unsqueeze(0), generator, hidden_size=hidden)
             else:
@@ -720,7 +624,3 @@ def _init_blocks(module, scheme, spec, kwargs, spectra, input_scheme, bias, forg
                 b_ih[hidden : 2 * hidden] = float(forget_bias)
                 b_hh[hidden : 2 * hidden] = 0.0
 
-
-# Calibration lives in its own module (it reads eigenrnn.analysis); imported
-# last because it uses recurrent_blocks defined above.
-from eigenrnn.calibration import CalibrationResult, calibrate_  # noqa: E402

@@ -19,12 +19,9 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from eigenrnn.errors import bad_value, check_int
+from eigenrnn.rnn import CELLS, CLASSES, NONLINEARITIES
 
-CELLS = ("rnn", "lstm", "gru")
-NONLINEARITIES = ("tanh", "relu")
 READOUTS = ("last", "every")
-
-_RNN_CLASSES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
 @dataclass(frozen=True)
@@ -131,7 +128,7 @@ def build_rnn(
     kwargs: dict[str, Any] = {"num_layers": layers, "batch_first": False}
     if cell == "rnn":
         kwargs["nonlinearity"] = nonlinearity
-    rnn = _construct(_RNN_CLASSES[cell], input_size, hidden, **kwargs)
+    rnn = _construct(CLASSES[cell], input_size, hidden, **kwargs)
     init_rnn(rnn, init, generator=generator, **dict(init_kwargs or {}))
     return rnn
 

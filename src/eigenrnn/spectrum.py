@@ -23,6 +23,7 @@ from typing import Any, Literal
 import torch
 
 from eigenrnn.errors import bad_value, check_int
+from eigenrnn.rnn import recurrent_blocks
 
 Distribution = Literal["uniform", "ring", "timescale"]
 _DISTRIBUTIONS = ("uniform", "ring", "timescale")
@@ -563,8 +564,6 @@ def fit_spectrum_module(module, *, quantile: float = FIT_QUANTILE) -> dict[str, 
     >>> sorted(fit_spectrum_module(trained))
     ['n', 'r', 'z']
     """
-    from eigenrnn.init import recurrent_blocks  # init imports this module
-
     pooled: dict[str, list[torch.Tensor]] = {}
     for block in recurrent_blocks(module):
         matrix = block.matrix().detach().to("cpu", torch.float64)

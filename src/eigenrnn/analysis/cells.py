@@ -20,11 +20,10 @@ import torch
 from torch import nn
 
 from eigenrnn.errors import bad_value
+from eigenrnn.rnn import GATES, NONLINEARITIES, RECURRENT_TYPES, module_kind
 
 __all__ = ["CellParams", "cell_params", "cell_step", "cell_jacobian", "RECURRENT_TYPES"]
 
-RECURRENT_TYPES = (nn.RNNBase, nn.RNNCellBase)
-_GATES = {"tanh": 1, "relu": 1, "lstm": 4, "gru": 3}
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,7 +47,7 @@ class CellParams:
 
     @property
     def hidden_size(self) -> int:
-        return self.weight_hh.shape[0] // _GATES[self.kind]
+        return self.weight_hh.shape[0] // len(GATES["rnn" if self.kind in NONLINEARITIES else self.kind])
 
     @property
     def output_size(self) -> int:
@@ -75,17 +74,6 @@ class CellParams:
             bias_hh=cast(self.bias_hh),
             weight_hr=cast(self.weight_hr),
         )
-
-
-def module_kind(module: nn.Module) -> str:
-    """``"tanh"``, ``"relu"``, ``"lstm"`` or ``"gru"`` for an nn.RNN/LSTM/GRU or cell."""
-    if isinstance(module, (nn.LSTM, nn.LSTMCell)):
-        return "lstm"
-    if isinstance(module, (nn.GRU, nn.GRUCell)):
-        return "gru"
-    if isinstance(module, (nn.RNN, nn.RNNCell)):
-        return module.nonlinearity
-    raise TypeError(bad_value("module", type(module).__name__, "nn.RNN, nn.LSTM, nn.GRU or one of their cells"))
 
 
 def num_directions(module: nn.Module) -> int:

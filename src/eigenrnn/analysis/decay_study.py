@@ -46,13 +46,12 @@ from eigenrnn.analysis import (
 from eigenrnn.analysis.report import lag_below
 from eigenrnn.analysis.trajectory import layer_trajectory
 from eigenrnn.errors import EigenRNNError, bad_value, check_int
-from eigenrnn.init import recurrent_blocks
+from eigenrnn.rnn import CELLS, MAIN_GATE, recurrent_blocks
 
 
 #: The gate block that plays the role of a vanilla RNN's W_hh: the candidate
 #: (GRU ``n``) / cell input (LSTM ``g``) transform, the only one inside a tanh.
-CANDIDATE_GATE = {"rnn": "h", "gru": "n", "lstm": "g"}
-CELLS = ("rnn", "lstm", "gru")
+CANDIDATE_GATE = MAIN_GATE
 DEFAULT_TASKS = ("tomita5", "adding")
 THRESHOLD = 1e-3
 #: Eigenvalues stored in spectra.npz are complex64: a rebuilt initial model

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from eigenrnn.errors import bad_value
+from eigenrnn.rnn import recurrent_blocks
 
 __all__ = ["EigenDecomposition", "decompose", "decompose_module", "sort_by_modulus", "as_square_matrix"]
 
@@ -204,8 +205,6 @@ def decompose_module(module: nn.Module) -> dict[str, EigenDecomposition]:
     >>> list(decompose_module(torch.nn.GRU(3, 4)))
     ['l0.fwd.r', 'l0.fwd.z', 'l0.fwd.n']
     """
-    from eigenrnn.init import recurrent_blocks
-
     result: dict[str, EigenDecomposition] = {}
     for block in recurrent_blocks(module):
         with torch.no_grad():

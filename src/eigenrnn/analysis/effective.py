@@ -20,11 +20,10 @@ from torch import nn
 
 from eigenrnn.analysis.jacobians import mean_jacobian_eigenvalues
 from eigenrnn.errors import bad_value
+from eigenrnn.rnn import MAIN_GATE, parse_block_key, recurrent_blocks
 
 __all__ = ["EffectiveSpectrum", "effective_spectra", "effective_markdown", "plot_effective", "write_effective"]
 
-# The block playing the vanilla W_hh's role (the one calibrate_ scales).
-_MAIN_GATE = {"RNN": "h", "GRU": "n", "LSTM": "g"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,11 +59,9 @@ class EffectiveSpectrum:
 
 
 def _layers(module: nn.Module, prefix: str) -> list[tuple[str, int, int, str, Any]]:
-    from eigenrnn.init import recurrent_blocks
-
     out = []
     for block in recurrent_blocks(module):
-        if block.module is module and block.gate == _MAIN_GATE[block.kind]:
+        if block.module is module and block.gate == MAIN_GATE[block.cell]:
             label = f"{prefix}{'.' if prefix else ''}l{block.layer}.{'bwd' if block.direction else 'fwd'}"
             out.append((label, block.layer, block.direction, block.key, block))
     return out
@@ -117,7 +114,7 @@ def plot_effective(spectrum: EffectiveSpectrum, *, title: str | None = None) -> 
     """One complex-plane figure: W and mean-Jacobian eigenvalues, before and after calibration."""
     from eigenrnn.analysis.plots import plot_eigenvalues
 
-    gate = spectrum.main_block.rsplit(".", 1)[-1]
+    gate = parse_block_key(spectrum.main_block).gate
     sets: dict[str, Any] = {f"W_h{gate}": spectrum.w_before, "mean Jacobian on data": spectrum.jacobian_before}
     if spectrum.w_after is not None:
         sets[f"W_h{gate} calibrated (c={spectrum.scale:.3g})"] = spectrum.w_after

@@ -18,10 +18,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from eigenrnn.analysis.cells import CellParams, cell_jacobian, cell_params, cell_step, check_layer, module_kind
+from eigenrnn.analysis.cells import CellParams, cell_jacobian, cell_params, cell_step, check_layer
 from eigenrnn.analysis.decomposition import sort_by_modulus
 from eigenrnn.analysis.trajectory import layer_trajectory
 from eigenrnn.errors import bad_value
+from eigenrnn.rnn import cell_of
 
 __all__ = ["FixedPoints", "find_fixed_points"]
 
@@ -158,7 +159,7 @@ def find_fixed_points(
     >>> len(fp), int(fp.is_stable.sum())
     (9, 4)
     """
-    module_kind(module)
+    cell_of(module)  # refuses a non-recurrent module before anything else
     layer, direction = check_layer(module, layer, direction)
     n_inits = _positive("n_inits", n_inits, integer=True)
     noise = _positive("noise", noise, allow_zero=True)

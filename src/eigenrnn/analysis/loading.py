@@ -12,12 +12,10 @@ import torch
 from torch import nn
 
 from eigenrnn.errors import CheckpointError, EigenRNNError, bad_value, check_int
+from eigenrnn.rnn import CELL_CLASSES, CELLS, CLASSES, GATES, NONLINEARITIES
 
 __all__ = ["CELLS", "NONLINEARITIES", "load_plain_rnn", "check_finite"]
 
-CELLS = ("rnn", "lstm", "gru")
-NONLINEARITIES = ("tanh", "relu")
-_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 _LAYER_KEY = re.compile(r"^weight_ih_l(\d+)$")
 
 
@@ -80,7 +78,7 @@ def load_plain_rnn(
         raise ValueError(bad_value("nonlinearity", nonlinearity, f"one of {', '.join(NONLINEARITIES)}"))
     path = Path(path)
     state = _read(path)
-    gates = _GATES[cell]
+    gates = len(GATES[cell])
 
     if "weight_ih" in state:  # a cell
         if layers not in (None, 1):
@@ -93,7 +91,7 @@ def load_plain_rnn(
         found_input = w_ih.shape[1]
         if input_size is not None and input_size != found_input:
             raise CheckpointError(f"{path}: weight_ih has input size {found_input}, but input_size={input_size} was given")
-        cls = {"rnn": nn.RNNCell, "lstm": nn.LSTMCell, "gru": nn.GRUCell}[cell]
+        cls = CELL_CLASSES[cell]
         kwargs: dict[str, Any] = {"bias": "bias_ih" in state}
         if cell == "rnn":
             kwargs["nonlinearity"] = nonlinearity or "tanh"
@@ -122,7 +120,7 @@ def load_plain_rnn(
         if cell == "lstm" and "weight_hr_l0" in state:
             kwargs["proj_size"] = state["weight_hr_l0"].shape[0]
         try:
-            module = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cell](
+            module = CLASSES[cell](
                 found_input, hidden, **kwargs, dtype=_float_dtype(path, "weight_ih_l0", w_ih)
             )
         except ValueError as exc:

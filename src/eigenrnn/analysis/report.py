@@ -13,7 +13,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from eigenrnn.analysis.cells import module_kind
 from eigenrnn.analysis.decomposition import EigenDecomposition, decompose
 from eigenrnn.analysis.fixed_points import FixedPoints, find_fixed_points
 from eigenrnn.analysis.jacobians import GradientDecay, gradient_decay_curve, mean_jacobian_eigenvalues
@@ -23,14 +22,9 @@ from eigenrnn.analysis.tracking import TrackedSpectra
 from eigenrnn.analysis.trajectory import layer_trajectory
 from eigenrnn.errors import bad_value
 from eigenrnn.io import atomic_write_json, atomic_write_text
+from eigenrnn.rnn import MAIN_GATE, RECURRENT_TYPES, cell_of, module_kind, recurrent_blocks
 
 __all__ = ["BlockResult", "LayerResult", "Report", "analyze", "lag_below", "recurrent_modules", "summary_table", "write_report"]
-
-# The gate whose recurrent matrix plays the role of a vanilla RNN's W_hh: the
-# candidate (GRU) / cell input (LSTM) transform.  Its eigenbasis is used for the
-# energy figure.
-_MAIN_GATE = {"tanh": "h", "relu": "h", "gru": "n", "lstm": "g"}
-
 
 @dataclass(frozen=True, eq=False)
 class BlockResult:
@@ -74,7 +68,7 @@ class Report:
 
 def recurrent_modules(model: nn.Module) -> dict[str, nn.Module]:
     """``{path: module}`` of every nn.RNN/LSTM/GRU or cell inside ``model`` (``""`` for the root)."""
-    found = {name: m for name, m in model.named_modules() if isinstance(m, (nn.RNNBase, nn.RNNCellBase))}
+    found = {name: m for name, m in model.named_modules() if isinstance(m, RECURRENT_TYPES)}
     if not found:
         raise TypeError(bad_value("model", type(model).__name__, "a module containing nn.RNN/LSTM/GRU or their cells"))
     return found
@@ -121,8 +115,6 @@ def analyze(
         fixed_point_inits: starting states per layer for :func:`find_fixed_points`.
         seed: seeds the fixed-point search.
     """
-    from eigenrnn.init import recurrent_blocks
-
     modules = recurrent_modules(model)
     missing = sorted(set(modules) - set(inputs))
     if missing:
@@ -178,7 +170,7 @@ def analyze(
                 generator=generator,
             ),
             blocks=[b.key for b in blocks],
-            main_block=next(b.key for b in blocks if b.gate == _MAIN_GATE[kind]),
+            main_block=next(b.key for b in blocks if b.gate == MAIN_GATE[cell_of(module)]),  # its eigenbasis is used for the energy figure
         )
     return Report(title=title, notes=list(notes), blocks=block_results, layers=layer_results, tracked=tracked)
 

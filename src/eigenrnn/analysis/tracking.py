@@ -15,6 +15,7 @@ from torch import nn
 from eigenrnn.analysis.decomposition import sorted_eigenvalues
 from eigenrnn.errors import EigenRNNError, bad_value
 from eigenrnn.io import atomic_path
+from eigenrnn.rnn import recurrent_blocks
 
 __all__ = ["SpectrumTracker", "TrackedSpectra"]
 
@@ -90,8 +91,6 @@ class SpectrumTracker:
             self._attach(model)
 
     def _attach(self, model: nn.Module) -> None:
-        from eigenrnn.init import recurrent_blocks
-
         self.model = model
         self._blocks = recurrent_blocks(model)
         self._values = {block.key: [] for block in self._blocks}

@@ -8,8 +8,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from eigenrnn.analysis.cells import CellParams, cell_params, check_layer, module_kind, num_directions, num_layers
+from eigenrnn.analysis.cells import CellParams, cell_params, check_layer, num_directions, num_layers
 from eigenrnn.errors import bad_value
+from eigenrnn.rnn import CLASSES, cell_of
 
 __all__ = ["Trajectory", "layer_trajectory"]
 
@@ -67,7 +68,7 @@ def _check_state(name: str, value: Any, shape: tuple[int, ...], batched: bool, d
 def _initial_states(module: nn.Module, h0: Any, batch: int, batched: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Return ``(h0, c0)`` in module layout ``(L·D, B, ·)`` (cells: ``(1, B, ·)``); ``c0`` only for LSTM."""
     dtype, device = _module_dtype(module)
-    lstm = module_kind(module) == "lstm"
+    lstm = cell_of(module) == "lstm"
     hidden = module.hidden_size
     out = getattr(module, "proj_size", 0) or hidden
     stack = (num_layers(module) * num_directions(module),) if isinstance(module, nn.RNNBase) else ()
@@ -106,14 +107,13 @@ def _single_layer(module: nn.RNNBase, layer: int, direction: int | None = None) 
         batch_first=False,
         bidirectional=module.bidirectional and direction is None,
     )
-    kind = module_kind(module)
+    cell = cell_of(module)
     dtype, device = _module_dtype(module)
-    if kind == "lstm":
-        clone: nn.RNNBase = nn.LSTM(**kwargs, proj_size=module.proj_size, dtype=dtype, device=device)
-    elif kind == "gru":
-        clone = nn.GRU(**kwargs, dtype=dtype, device=device)
-    else:
-        clone = nn.RNN(**kwargs, nonlinearity=kind, dtype=dtype, device=device)
+    if cell == "lstm":
+        kwargs["proj_size"] = module.proj_size
+    elif cell == "rnn":
+        kwargs["nonlinearity"] = module.nonlinearity
+    clone: nn.RNNBase = CLASSES[cell](**kwargs, dtype=dtype, device=device)
     with torch.no_grad():
         for name, param in clone.named_parameters():
             source = name.replace("_l0", f"_l{layer}", 1)
@@ -160,7 +160,7 @@ def layer_trajectory(module: nn.Module, inputs: Any, h0: Any = None, *, layer: i
             unbatched inputs); zeros if ``None``.
         layer, direction: which layer / direction (0 forward, 1 reverse).
     """
-    module_kind(module)
+    cell_of(module)  # refuses a non-recurrent module before anything else
     layer, direction = check_layer(module, layer, direction)
     x, batched = _check_inputs(module, inputs)
     h_init, c_init = _initial_states(module, h0, x.shape[1], batched)

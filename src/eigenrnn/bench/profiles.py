@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from eigenrnn.errors import bad_value, check_int
+from eigenrnn.names import CELLS
 
-CELLS = ("rnn", "lstm", "gru")
 PROFILES = ("smoke", "cpu", "gpu")
 SUITES = ("tomita", "mnist", "multi30k", "regression")
 TOMITA = tuple(f"tomita{k}" for k in range(1, 8))

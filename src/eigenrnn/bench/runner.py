@@ -102,9 +102,9 @@ def inapplicable(specs: Sequence[RunSpec]) -> dict[str, str]:
 
     from eigenrnn.bench.variants import parse
     from eigenrnn.init import init_rnn
+    from eigenrnn.rnn import CLASSES as modules
     from eigenrnn.train.build import decode_init_kwargs
 
-    modules = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
     verdicts: dict[str, str | None] = {}
     excluded = {}
     for spec in specs:

@@ -417,12 +417,13 @@ def _probe(variant: Variant) -> None:
     import torch
 
     from eigenrnn.init import init_rnn
+    from eigenrnn.rnn import CLASSES
     from eigenrnn.train.build import decode_init_kwargs
 
     if not variant.supported:
         return  # check_supported() says what is missing when the grid is planned
     cell = (variant.cells or ("gru",))[0]
-    module = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](1, 4)
+    module = CLASSES[cell](1, 4)
     kwargs = decode_init_kwargs(variant.resolve(8)["init_kwargs"])
     try:
         init_rnn(module, variant.scheme, generator=torch.Generator().manual_seed(0), **kwargs)

@@ -58,7 +58,7 @@ class _SpectrumRecorder:
     def _eigs(model) -> dict[str, np.ndarray]:
         import torch
 
-        from eigenrnn.init import recurrent_blocks
+        from eigenrnn.rnn import recurrent_blocks
 
         with torch.no_grad():
             return {b.gate: torch.linalg.eigvals(b.matrix().double().cpu()).numpy() for b in recurrent_blocks(model)}

@@ -7,8 +7,7 @@ from pathlib import Path
 
 from eigenrnn.cli._lazy import LazyChoices
 from eigenrnn.cli._threads import add_threads_option, apply_threads
-
-CELLS = ("rnn", "lstm", "gru")
+from eigenrnn.names import CELLS
 
 
 def _schemes() -> tuple[str, ...]:
@@ -63,11 +62,11 @@ def run(args: argparse.Namespace) -> int:
         check_output(args.out.with_name(args.out.stem + "_effective.png"), "init-show", mode="file")
         return _run_on_task(args, extra)
     import torch
-    from torch import nn
 
     from eigenrnn.init import init_rnn, recurrent_blocks
+    from eigenrnn.rnn import CLASSES
 
-    module = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[args.cell](1, args.size)
+    module = CLASSES[args.cell](1, args.size)
     init_rnn(module, args.scheme, generator=torch.Generator().manual_seed(args.seed), **extra)
 
     from eigenrnn.analysis.plots import plot_eigenvalues, save_figure
@@ -90,7 +89,7 @@ def _run_on_task(args: argparse.Namespace, extra: dict) -> int:
 
     from eigenrnn.analysis.effective import effective_spectra, plot_effective
     from eigenrnn.analysis.plots import plot_eigenvalues, save_figure
-    from eigenrnn.init import recurrent_blocks
+    from eigenrnn.rnn import recurrent_blocks
     from eigenrnn.models import SequenceModel
     from eigenrnn.tasks import get_task
 

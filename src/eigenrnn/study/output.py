@@ -16,6 +16,7 @@ import numpy as np
 from eigenrnn.bench.runner import commit_label, hardware_label, run_grid
 from eigenrnn.errors import EigenRNNError
 from eigenrnn.io import atomic_write_json, atomic_write_text
+from eigenrnn.rnn import GATES
 from eigenrnn.study.spectra import (
     STUDY_PROFILES,
     TASK_TYPES,
@@ -51,8 +52,7 @@ def write_figures(runs: Sequence[RunSpectra], root: Path, figures: Path) -> list
     from eigenrnn.analysis.tracking import SpectrumTracker
 
     written = []
-    gates = {"rnn": ("h",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
-    for cell, cell_gates in gates.items():
+    for cell, cell_gates in GATES.items():
         for gate in cell_gates:
             spectra = {}
             init = _pooled(runs, ttype=None, cell=cell, gate=gate, which="init")

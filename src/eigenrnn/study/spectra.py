@@ -26,12 +26,12 @@ import torch
 
 from eigenrnn.bench.profiles import RunSpec
 from eigenrnn.errors import bad_value
+from eigenrnn.rnn import CELLS, parse_block_key
 
 TASK_TYPES: dict[str, tuple[str, ...]] = {
     "classification": ("tomita3", "tomita4", "tomita5", "tomita6", "mnist14", "copy"),
     "regression": ("adding", "sine", "mackey-glass"),
 }
-CELLS = ("rnn", "lstm", "gru")
 INITS = ("pytorch", "xavier")
 PROFILES = ("smoke", "cpu", "gpu")
 
@@ -197,7 +197,7 @@ class RunSpectra:
 
 
 def _gate(block_key: str) -> str:
-    return block_key.rsplit(".", 1)[-1]
+    return parse_block_key(block_key).gate
 
 
 def _nonnormality(decomposition) -> dict[str, float]:
