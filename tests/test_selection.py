@@ -212,23 +212,38 @@ def test_suites_need_their_decisions_and_cover_the_protocol():
     assert all(s.config["lr"] == 1e-3 for s in dev) and min(s.seed for s in dev) == 0
     assert {s.config["task_options"].get("length") for s in dev if s.task == "adding50"} == {50}
     held = suites.tasks("heldout", "cpu")
-    assert set(held) == {"tomita6", "tomita7", "pmnist14", "mnist14", "adding200", "mackey-glass", "multi30k"}
-    assert all(b.seeds >= (3 if b.tasks[0] in ("mnist14", "pmnist14", "multi30k") else 5) for b in held.values())
+    # The shrunk protocol (docs/SELECTION.md, "Shrunk to fit"): no Multi30k, >= 6 seeds (the
+    # fewest Wilcoxon pairs) on every held-out task, every Tomita run stops at 100 % training accuracy.
+    assert set(held) == {"tomita6", "tomita7", "pmnist14", "mnist14", "adding200", "mackey-glass"}
+    assert {k: b.seeds for k, b in held.items()} == {
+        "tomita6": 10, "tomita7": 10, "pmnist14": 6, "mnist14": 6, "adding200": 10, "mackey-glass": 10}
+    from eigenrnn.bench.stats import MIN_WILCOXON_PAIRS
+    assert MIN_WILCOXON_PAIRS == 6
+    tomita = [s for s in dev if s.task.startswith("tomita")]
+    assert tomita and all(s.config["stop_at_target"] is True for s in tomita)
+    assert not any(s.config.get("stop_at_target") for s in dev if not s.task.startswith("tomita"))
+    assert suites.INSTRUMENT["cpu"]["seeds"] == 2
 
 
 def test_calibrated_choices_are_not_run_where_calibration_is_refused():
+    from eigenrnn.bench import profiles, variants
+    from eigenrnn.bench.profiles import RunSpec
     from eigenrnn.bench.runner import inapplicable
 
     inst = {"tasks": {k: {c: {"lr": 1e-3, "clip": 1.0} for c in suites.CELLS} for k in suites.tasks("heldout", "cpu")}}
     chosen = {"cells": {c: {"input_scheme": "xavier", "families": {
         f: {"chosen": fam.configs(f)[-1]} for f in fam.families_for(c)}} for c in suites.CELLS}}
     specs = suites.grid("selection-heldout", "cpu", instrument=inst, chosen=chosen, seeds=1)
-    excluded = inapplicable(specs)
-    assert {s.scheme for s in specs if s.path in excluded} == {
+    assert {s.scheme for s in specs} >= {
         "xavier+cal", "kaiming:g1.41+cal", "orthogonal+cal", "irnn+cal", "sp+cal", "xavier+chrono+cal",
         "eigen:horizon+cal"}  # every family's last configuration calibrates, except the chain's
-    assert {s.task for s in specs if s.path in excluded} == {"multi30k"}
-    assert all("calibrate" in excluded[s.path] for s in specs if s.path in excluded)
+    assert inapplicable(specs) == {}  # every held-out task of the shrunk protocol has one recurrent core
+    # An encoder-decoder (Multi30k, not in the shrunk protocol) refuses calibration: such a choice is not run.
+    base = {**profiles.budget("multi30k", "cpu").config("multi30k"), "task": "multi30k", "cell": "gru", "seed": 0}
+    seq2seq = [RunSpec("heldout", "multi30k", "gru", name, 0, {**base, **variants.parse(name).resolve(64)})
+               for name in ("eigen:horizon+cal", "xavier")]
+    excluded = inapplicable(seq2seq)
+    assert list(excluded) == [seq2seq[0].path] and "calibrate" in excluded[seq2seq[0].path]
 
 
 def test_bench_refuses_selection_options_where_they_do_not_apply(tmp_path, capsys):

@@ -39,8 +39,12 @@ CELLS = ("rnn", "lstm", "gru")
 #: The textbook baselines that choose the instrument (published settings, own input weights).
 INSTRUMENT_SCHEMES = ("xavier", "kaiming", "orthogonal")
 
+# Every Tomita run ends once it classifies every training string (the task's target, 100 %
+# training accuracy, checked at each epoch end): the same stopping rule for every family,
+# and the sweep's largest saving (a run that has learned stops paying for its epochs).
+_TOMITA_STOP = {"stop_at_target": True}
 _TOMITA_LONG = dict(cells=CELLS, hidden=32, epochs=100, batch_size=64, lr=1e-2,
-                    train_size=None, val_size=None, test_size=None)
+                    train_size=None, val_size=None, test_size=None, extra=_TOMITA_STOP)
 _REG = dict(cells=CELLS, hidden=32, epochs=15, batch_size=64, lr=3e-3, train_size=2000, val_size=500, test_size=1000)
 _MNIST = dict(cells=CELLS, hidden=64, epochs=8, batch_size=64, lr=2e-3, train_size=8000, val_size=2000, test_size=2000)
 
@@ -56,15 +60,17 @@ TASKS: dict[str, dict[str, dict[str, Budget]]] = {
     "cpu": {
         "dev": {
             "tomita3": _b("tomita3", 3, cells=CELLS, hidden=32, epochs=20, batch_size=64, lr=1e-2,
-                          train_size=None, val_size=None, test_size=None),
+                          train_size=None, val_size=None, test_size=None, extra=_TOMITA_STOP),
             # Long enough that some scheme learns Tomita 5 (the 150-epoch study runs did; 20 epochs did not).
             "tomita5": _b("tomita5", 3, **_TOMITA_LONG),
             "adding50": _b("adding", 3, options={"length": 50}, **_REG),
             # A training subset, judged on the validation split; the test split is the held-out mnist14's.
             "mnist14-sub": _b("mnist14", 3, **{**_MNIST, "train_size": 4000, "val_size": 2000}),
         },
-        # Seeds: 10 where runs are cheap, 6 (the fewest pairs for a Wilcoxon test,
-        # MIN_WILCOXON_PAIRS) for the MNIST tasks, 3 for Multi30k (wins/ties/losses only).
+        # Seeds: 10 where runs are cheap (the fewest for which a Holm-corrected Wilcoxon test
+        # over one table can reach p < 0.05), 6 for the MNIST tasks (the fewest pairs for
+        # which the benchmark runs a Wilcoxon test, MIN_WILCOXON_PAIRS).  Multi30k (9.6 h of
+        # the 38 h first planned) is not in the shrunk protocol (docs/SELECTION.md says why).
         "heldout": {
             "tomita6": _b("tomita6", 10, **_TOMITA_LONG),
             "tomita7": _b("tomita7", 10, **_TOMITA_LONG),
@@ -72,8 +78,6 @@ TASKS: dict[str, dict[str, dict[str, Budget]]] = {
             "mnist14": _b("mnist14", 6, **_MNIST),
             "adding200": _b("adding", 10, options={"length": 200}, **_REG),
             "mackey-glass": _b("mackey-glass", 10, options={"length": 100}, **_REG),
-            "multi30k": _b("multi30k", 3, cells=("gru",), hidden=128, epochs=5, batch_size=128, lr=1e-3,
-                           train_size=None, val_size=None, test_size=None, extra={"vocab_size": 4000}),
         },
     },
     # Seconds: tiny data, one epoch, the GRU only; no task that needs a dataset on disk.
@@ -93,7 +97,7 @@ TASKS: dict[str, dict[str, dict[str, Budget]]] = {
 
 #: The instrument grid: learning rates as multiples of each task's base lr, and gradient-norm clips.
 INSTRUMENT = {
-    "cpu": {"lr_factors": (0.25, 0.5, 1.0), "clips": (1.0, 0.1), "seeds": 3},
+    "cpu": {"lr_factors": (0.25, 0.5, 1.0), "clips": (1.0, 0.1), "seeds": 2},
     "smoke": {"lr_factors": (0.5, 1.0), "clips": (1.0,), "seeds": 1},
 }
 
