@@ -45,3 +45,20 @@ def test_the_checkpoint_holds_the_run_state(tmp_path):
     assert payload["trainer"]["epoch_state"] is None  # the epoch finished
     for name, weight in trainer.model.state_dict().items():
         assert torch.equal(payload["model"][name], weight.cpu())
+
+
+def test_the_trainer_reads_a_new_task_by_its_capabilities_not_its_name(tmp_path, monkeypatch):
+    from eigenrnn.tasks import synthetic
+    from eigenrnn.train.config import TrainConfig
+
+    # A task train/ has never heard of: its factory alone says what the config may set.
+    monkeypatch.setitem(registry.FACTORIES, "adding-copy", synthetic.ADDING)
+    with pytest.raises(ValueError, match="embedding_dim: got 4; expected None for task 'adding-copy' \\(float inputs\\)"):
+        TrainConfig.from_dict({"task": "adding-copy", "embedding_dim": 4})
+    with pytest.raises(ValueError, match="vocab_size: got 9; expected None for task 'adding-copy' \\(multi30k only\\)"):
+        TrainConfig.from_dict({"task": "adding-copy", "vocab_size": 9})
+    resolved = TrainConfig.from_dict({"task": "adding-copy", "task_options": {"length": 7}, "device": "cpu"}).resolve()
+    assert resolved.task_options == {"length": 7} and resolved.vocab_size is None and resolved.beam_size is None
+    result = Trainer({"task": "adding-copy", "task_options": {"length": 7}, "hidden": 4, "epochs": 1, "train_size": 16,
+                      "val_size": 8, "test_size": 8, "out": str(tmp_path / "r")}, progress=False).fit()
+    assert result.metric_name == "mse" and result.status == "finished"
