@@ -373,7 +373,7 @@ def calibrate_on_split(model: nn.Module, split: Any, spec: str, *, examples: int
 
     Args:
         model: a model with ``.rnn`` and ``.rnn_inputs`` (:class:`eigenrnn.models.SequenceModel`).
-        split: a :class:`eigenrnn.tasks.registry.SequenceDataset`.
+        split: a :class:`eigenrnn.tasks.base.SequenceDataset`.
         spec: ``"QUANTITY=TARGET"`` (see :func:`parse_calibrate`).
         examples: most sequences to use.
     """
