@@ -147,16 +147,18 @@ def _constant_input(x_star: Any, params: CellParams) -> torch.Tensor:
     return x
 
 
-def _pool(module: nn.Module, params: CellParams, states: Any, sources: dict[str, Any], layer: int, direction: int) -> torch.Tensor:
+def _pool(module: nn.Module, params: CellParams, *, inputs: Any, states: Any, trajectory: Any, h0: Any, layer: int,
+          direction: int) -> torch.Tensor:
     """The ``(N, S)`` float64 pool of starting states: ``states``, or the visited states of a trajectory.
 
-    ``sources`` holds ``inputs``, ``h0`` and ``trajectory`` as given to :func:`find_fixed_points`.
+    Arguments as given to :func:`find_fixed_points`.
     """
     size = params.state_size
-    if sum(v is not None for v in (states, sources["inputs"], sources["trajectory"])) != 1:
+    if sum(v is not None for v in (inputs, states, trajectory)) != 1:
         raise ValueError("find_fixed_points: give exactly one of inputs= or trajectory= (a trajectory to sample) or states= (a pool)")
     if states is None:
-        pool = resolve_trajectory(module, **sources, layer=layer, direction=direction).states[1:].reshape(-1, size)
+        traj = resolve_trajectory(module, inputs, h0, layer=layer, direction=direction, trajectory=trajectory)
+        pool = traj.states[1:].reshape(-1, size)
     elif not isinstance(states, torch.Tensor) or states.ndim != 2 or states.shape[1] != size or states.shape[0] == 0:
         got = tuple(states.shape) if isinstance(states, torch.Tensor) else type(states).__name__
         raise ValueError(bad_value("states.shape", got, f"(N, {size}) with N >= 1"))
@@ -295,6 +297,6 @@ def find_fixed_points(
     search = _search(n_inits, noise, lr, max_iters, tol, unique_tol, newton_steps)
     params = _finite_params(module, layer, direction)
     x = _constant_input(x_star, params)
-    pool = _pool(module, params, states, {"inputs": inputs, "h0": h0, "trajectory": trajectory}, layer, direction)
+    pool = _pool(module, params, inputs=inputs, states=states, trajectory=trajectory, h0=h0, layer=layer, direction=direction)
     candidate = _minimise(params, _starts(pool, search, generator), x, search)
     return _polish(params, candidate, x, search)
