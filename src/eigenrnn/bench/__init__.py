@@ -1,7 +1,7 @@
 """The initializer benchmark: grid definitions, a resumable parallel runner, statistics and the report.
 
 >>> from eigenrnn.bench import grid
->>> len(grid("regression", "smoke", schemes=["eigen", "xavier"]))
+>>> len(grid("regression", "smoke", inits=["eigen", "xavier"]))
 4
 """
 
