@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from eigenrnn.bench import profiles, records
-from eigenrnn.bench.report import write_report
+from eigenrnn.bench.tables import write_report
 from eigenrnn.bench.runner import _start, plan
 from eigenrnn.bench.stats import load_runs
 from eigenrnn.cli import main

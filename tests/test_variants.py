@@ -10,7 +10,7 @@ import torch
 
 import eigenrnn.init
 from eigenrnn.bench import profiles, variants
-from eigenrnn.bench.report import aggregate, write_report
+from eigenrnn.bench.tables import aggregate, write_report
 from eigenrnn.bench.runner import inapplicable
 from eigenrnn.bench.stats import load_runs
 from eigenrnn.bench.variants import HORIZON, Variant, identify, parse

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from eigenrnn.bench import stats
-from eigenrnn.bench.report import REFERENCE, write_report
+from eigenrnn.bench.tables import REFERENCE, write_report
 from eigenrnn.errors import bad_value
 
 
