@@ -185,10 +185,11 @@ def write_bench_json(
     """Record the sweep in ``<root>/bench.json``; returns the session start time.
 
     ``bench.json`` holds the profile, for every suite its grid (tasks, cells,
-    inits under the key ``schemes``, seeds, budget), and one entry per ``eigenrnn bench`` session with
-    its commit, hardware and counts, so that a sweep finished over several
-    sessions says so.  ``excluded`` (from :func:`eigenrnn.bench.runner.inapplicable`) is recorded
-    per suite as ``not_run``, grouped by init (key ``scheme``) and reason.  Call it once
+    inits under the key ``schemes``, seeds, budget), and one entry per
+    ``eigenrnn bench`` session with its commit, hardware and counts, so that a
+    sweep finished over several sessions says so.  ``excluded`` (from
+    :func:`eigenrnn.bench.runner.inapplicable`) is recorded per suite as
+    ``not_run``, grouped by init (key ``scheme``) and reason.  Call it once
     before the sweep (``counts=None``) and once after with the counts and the
     ``started`` value the first call returned.  ``backend`` (from a backend's
     ``describe()``, :mod:`eigenrnn.bench.backends`) records where the session ran.

@@ -32,9 +32,9 @@ def register(sub) -> None:
                         help="worker processes, --threads torch threads each (default: the number of cores; "
                         "with one GPU, about 4); with --backend ray and no --address, the CPUs of the local Ray instance")
     parser.add_argument("--inits", "--schemes", dest="inits", default=None,
-                        help="comma-separated inits, schemes or variants, e.g. xavier,eigen:horizon,orthogonal+cal,"
-                        "xavier{gain=2} (see docs/TRAINING.md; --schemes is an older spelling; default: every scheme plus the chrono "
-                        "baseline xavier+chrono where this version supports it)")
+                        help="comma-separated inits (schemes or variants), e.g. xavier,eigen:horizon,orthogonal+cal,"
+                        "xavier{gain=2} (see docs/TRAINING.md; --schemes is an older spelling; default: every "
+                        "scheme plus the chrono baseline xavier+chrono where this version supports it)")
     parser.add_argument("--cells", default=None, help="comma-separated cells among rnn,lstm,gru "
                         "(default: the profile's)")
     parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the profile's)")
