@@ -1,4 +1,4 @@
-"""``eigenrnn.analysis.report.analyze`` computing each trajectory and decomposition once, against recomputing them.
+"""``eigenrnn.analysis.overview.analyze`` computing each trajectory and decomposition once, against recomputing them.
 
 On a 2-layer GRU-64 driven by ``(T=100, B=8)`` Gaussian inputs (what ``eigenrnn
 analyze`` feeds a plain module), times ``analyze`` as it is (one trajectory per
@@ -21,7 +21,7 @@ import time
 
 import torch
 
-import eigenrnn.analysis.report as report_module
+import eigenrnn.analysis.overview as report_module
 from eigenrnn.analysis import trajectory as trajectory_module
 from eigenrnn.analysis.inputs import model_inputs
 

@@ -12,7 +12,7 @@ from torch import nn
 from eigenrnn.analysis import decompose, find_fixed_points, gradient_decay_curve, linear_memory_curve, mean_jacobian_eigenvalues, state_jacobians
 from eigenrnn.analysis import trajectory as trajectory_module
 from eigenrnn.analysis.inputs import model_inputs
-from eigenrnn.analysis.report import analyze, report_json
+from eigenrnn.analysis.overview import analyze, report_json
 from eigenrnn.analysis.trajectory import layer_trajectory
 from eigenrnn.rnn import recurrent_blocks
 

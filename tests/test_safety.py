@@ -142,7 +142,7 @@ def test_check_output_states_and_marker(tmp_path):
 
 
 def test_analyze_checks_out_before_computing(tmp_path, capsys, monkeypatch):
-    import eigenrnn.analysis.report as report_module
+    import eigenrnn.analysis.overview as report_module
 
     def never(*a, **k):
         raise AssertionError("analyze computed before checking --out")

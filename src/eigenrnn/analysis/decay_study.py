@@ -43,7 +43,7 @@ from eigenrnn.analysis import (
     linear_memory_curve,
     mean_jacobian_eigenvalues,
 )
-from eigenrnn.analysis.report import lag_below
+from eigenrnn.analysis.overview import lag_below
 from eigenrnn.analysis.trajectory import Trajectory, layer_trajectory, resolve_trajectory
 from eigenrnn.errors import EigenRNNError, bad_value, check_int
 from eigenrnn.rnn import CELLS, MAIN_GATE, recurrent_blocks

@@ -108,7 +108,7 @@ def model_inputs(
     >>> x[""][0].shape, x[""][1]
     (torch.Size([5, 2, 3]), 'random N(0, 1), seed 0')
     """
-    from eigenrnn.analysis.report import recurrent_modules
+    from eigenrnn.analysis.overview import recurrent_modules
 
     check_int("batch", batch)
     if steps is not None:
