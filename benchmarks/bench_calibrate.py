@@ -11,7 +11,7 @@ stay <= 20, and the number of evaluations (each is one forward pass of
 the batch plus the measurement).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_calibrate.py [--data-dir ../shared/data/mnist] [--target 0.9]
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_calibrate.py --data-dir ../shared/data/mnist --scheme orthogonal --target 1.0
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_calibrate.py --data-dir ../shared/data/mnist --init orthogonal --target 1.0
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from eigenrnn.rnn import CELLS, CLASSES
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cell", choices=CELLS, default="gru", help="cell (default gru)")
-    parser.add_argument("--scheme", default="eigen", help="init scheme (default eigen)")
+    parser.add_argument("--init", "--scheme", dest="init", default="eigen", help="init scheme (default eigen)")
     parser.add_argument("--hidden", type=int, default=256, help="hidden size (default 256)")
     parser.add_argument("--batch", type=int, default=64, help="sequences (default 64)")
     parser.add_argument("--steps", type=int, default=196, help="sequence length (default 196)")
@@ -44,7 +44,7 @@ def main() -> None:
 
     torch.set_num_threads(1)
     module = CLASSES[args.cell](1, args.hidden)
-    init_rnn(module, args.scheme, generator=torch.Generator().manual_seed(0))
+    init_rnn(module, args.init, generator=torch.Generator().manual_seed(0))
     if args.data_dir is not None:
         from eigenrnn.tasks import mnist
 
@@ -73,7 +73,7 @@ def main() -> None:
         raise SystemExit(f"calibrate_ is not deterministic: {results}")
     paired = sorted(c / f for c, f in zip(timings, forward))
 
-    print(f"{args.cell.upper()}-{args.hidden} ({args.scheme}), {source}, batch {x.shape[1]} x {x.shape[0]} steps, "
+    print(f"{args.cell.upper()}-{args.hidden} ({args.init}), {source}, batch {x.shape[1]} x {x.shape[0]} steps, "
           f"{args.quantity} -> {args.target}")
     print(f"{'one forward pass':<22} {t_forward * 1e3:10.1f} ms")
     print(f"{'calibrate_':<22} {t_calibrate * 1e3:10.1f} ms")

@@ -6,7 +6,7 @@ alike) running one workload at one hidden size:
 
 * ``train``: :func:`eigenrnn.train.train` of a GRU-H on the adding task
   (length 100, batch 64, ``--steps`` steps, then validation and test on 256);
-* ``analyze``: :func:`eigenrnn.analysis.report.analyze` of a GRU-H driven by
+* ``analyze``: :func:`eigenrnn.analysis.overview.analyze` of a GRU-H driven by
   100 steps of Gaussian noise, batch 8 (what ``eigenrnn analyze`` computes);
 * ``translate``: beam search (width 5) of 16 random 12-token sentences with a
   Luong GRU-H seq2seq over 4000 subwords (what ``eigenrnn translate`` computes).
@@ -44,7 +44,7 @@ def _train(hidden: int, steps: int) -> None:
 def _analyze(hidden: int, steps: int) -> None:
     import torch
 
-    from eigenrnn.analysis.report import analyze
+    from eigenrnn.analysis.overview import analyze
 
     gru = torch.nn.GRU(1, hidden)
     x = torch.randn(100, 8, 1, generator=torch.Generator().manual_seed(0))

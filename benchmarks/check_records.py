@@ -1,6 +1,6 @@
 """Rerun committed benchmark records from their own config.json and compare them with what was committed.
 
-For each selected record ``<results>/<suite>/<task>/<cell>/<scheme>/seed<k>`` (a
+For each selected record ``<results>/<suite>/<task>/<cell>/<init>/seed<k>`` (a
 run directory, or a run packed into ``<results>/<suite>.records.jsonl.gz`` by
 ``eigenrnn pack``) it trains the record's ``config.json`` again (into a new directory: a temporary
 one, or ``--out``), at ``--threads`` torch threads like a bench worker, and

@@ -37,7 +37,7 @@ def grid() -> list[RunSpec]:
                 for seed in range(SEEDS):
                     config = {**COMMON, **budget, "task": task, "cell": cell, "init": "eigen",
                               "init_kwargs": {"preset": preset}, "seed": seed}
-                    specs.append(RunSpec(suite="presets", task=task, cell=cell, scheme=f"eigen-{preset}", seed=seed, config=config))
+                    specs.append(RunSpec(suite="presets", task=task, cell=cell, init=f"eigen-{preset}", seed=seed, config=config))
     return specs
 
 
@@ -51,7 +51,7 @@ def main() -> None:
     rows: dict[tuple[str, str, str], list[float]] = {}
     for spec in specs:
         summary = json.loads((args.out / spec.path / "summary.json").read_text())
-        rows.setdefault((spec.task, spec.cell, spec.scheme), []).append(summary["test_metric"])
+        rows.setdefault((spec.task, spec.cell, spec.init), []).append(summary["test_metric"])
     print(f"{'task':<8} {'cell':<4} {'preset':<22} {'mean':>8} {'std':>8}  values")
     for (task, cell, scheme), values in rows.items():
         finite = [v for v in values if v is not None]

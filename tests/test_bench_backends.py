@@ -123,7 +123,7 @@ def test_a_killed_ray_worker_is_retried_and_the_report_is_unchanged(ray_instance
 
 @pytest.mark.ray
 def test_resume_on_ray_skips_finished_runs_and_continues_checkpointed_ones(ray_instance, tmp_path):
-    specs = profiles.grid("regression", "smoke", schemes=["eigen", "xavier"], cells=["gru"])
+    specs = profiles.grid("regression", "smoke", inits=["eigen", "xavier"], cells=["gru"])
     root, tb = tmp_path / "sweep", tmp_path / "tb"
     backend = RayBackend()
     first = backend.run_grid(specs, root, progress=False, tensorboard=tb)

@@ -65,7 +65,7 @@ def test_dry_run_writes_nothing_and_bad_arguments(tmp_path, capsys):
     captured = capsys.readouterr()
     printed, err = captured.out, captured.err
     b = profiles.budget("tomita", "cpu")
-    n_runs = len(b.tasks) * len(b.cells) * len(profiles.default_schemes()) * b.seeds
+    n_runs = len(b.tasks) * len(b.cells) * len(profiles.default_inits()) * b.seeds
     # The budget table's row is this budget.
     assert f"| cpu | tomita | tomita1-7 | {', '.join(b.cells)} | {b.seeds} | {b.hidden} | {b.layers} | {b.epochs} |" in printed
     # Runs the scheme refuses, in closed form: rescaled Glorot needs n >= 164, chrono has no gates on a plain RNN.
@@ -76,22 +76,31 @@ def test_dry_run_writes_nothing_and_bad_arguments(tmp_path, capsys):
     assert f"tomita: {planned} runs ({planned} new, 0 to resume, 0 finished) -> {out / 'tomita'}/" in printed.splitlines()
     assert sum(line.startswith("variant xavier+chrono on tomita") for line in printed.splitlines()) == len(b.tasks)
     assert not out.exists()
-    assert main(["bench", "--suite", "tomita", "--profile", "smoke", "--out", str(out), "--schemes", "nope"]) == 2
-    assert "schemes: got 'nope'" in capsys.readouterr().err
+    assert main(["bench", "--suite", "tomita", "--profile", "smoke", "--out", str(out), "--inits", "nope"]) == 2
+    assert "inits: got 'nope'" in capsys.readouterr().err
     assert main(["bench", "--suite", "mnist", "--profile", "smoke", "--out", str(out)]) == 2
     assert "profile 'smoke'" in capsys.readouterr().err
     assert n_runs == len(profiles.grid("tomita", "cpu"))
 
 
+def test_schemes_is_an_older_spelling_of_inits(tmp_path, capsys):
+    argv = ["bench", "--suite", "regression", "--profile", "smoke", "--out", str(tmp_path / "b"), "--dry-run"]
+    printed = []
+    for flag in ("--inits", "--schemes"):
+        assert main([*argv, flag, "eigen,xavier"]) == 0
+        printed.append(capsys.readouterr().out)
+    assert printed[0] == printed[1] and "regression: 4 runs (4 new" in printed[0]
+
+
 def test_inapplicable_schemes_are_excluded_with_the_reason():
-    specs = profiles.grid("tomita", "cpu", schemes=["xavier", "rescaled-glorot"], seeds=1)
+    specs = profiles.grid("tomita", "cpu", inits=["xavier", "rescaled-glorot"], seeds=1)
     expected = {}
     for spec in specs:  # ground truth: ask init_rnn directly, on the run's recurrent module
         module = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[spec.cell](1, spec.config["hidden"])
         try:
-            init_rnn(module, spec.scheme)
+            init_rnn(module, spec.init)
         except ValueError as exc:
             expected[spec.path] = str(exc)
     assert inapplicable(specs) == expected
     assert not any("/xavier/" in path for path in expected)
-    assert inapplicable(profiles.grid("all", "smoke", schemes=schemes())) == {}  # the smoke profile runs every scheme
+    assert inapplicable(profiles.grid("all", "smoke", inits=schemes())) == {}  # the smoke profile runs every scheme

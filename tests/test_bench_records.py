@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from eigenrnn.bench import profiles, records
-from eigenrnn.bench.report import write_report
+from eigenrnn.bench.tables import write_report
 from eigenrnn.bench.runner import _start, plan
 from eigenrnn.bench.stats import load_runs
 from eigenrnn.cli import main
@@ -142,7 +142,7 @@ def test_a_run_directory_with_a_summary_wins_over_its_packed_record(sweep):
 def test_bench_treats_packed_runs_as_finished(tmp_path):
     root = tmp_path / "sweep"
     mark_output(root, "bench")
-    specs = profiles.grid("regression", "smoke", schemes=["eigen", "xavier"], cells=["gru"])
+    specs = profiles.grid("regression", "smoke", inits=["eigen", "xavier"], cells=["gru"])
     for spec in specs:
         config = json.loads(json.dumps(TrainConfig.from_dict(spec.config_for(root)).resolve().to_dict(), default=str))
         write_run(root, spec.path, value=0.1, config=config)
@@ -152,7 +152,7 @@ def test_bench_treats_packed_runs_as_finished(tmp_path):
     states, result, pending = _start(specs, root)
     assert set(states.values()) == {"done"} and pending == [] and set(result.status.values()) == {"skipped"}
     # A packed run trained with another budget is refused, like a run directory.
-    changed = [profiles.grid("regression", "smoke", schemes=["eigen", "xavier"], cells=["gru"], seeds=1)[0]]
+    changed = [profiles.grid("regression", "smoke", inits=["eigen", "xavier"], cells=["gru"], seeds=1)[0]]
     changed[0].config["epochs"] = 7
     with pytest.raises(EigenRNNError, match="epochs=1 but the grid now gives 7"):
         plan(changed, root)

@@ -36,38 +36,38 @@ SCHEMES = ["eigen", "xavier", "irnn", "kaiming"]
 def test_grid_is_the_same_budget_for_every_scheme():
     specs = profiles.grid("tomita", "cpu")
     b = profiles.budget("tomita", "cpu")
-    assert len(specs) == 7 * len(b.cells) * len(profiles.default_schemes()) * b.seeds
-    assert set(profiles.default_schemes()) >= set(schemes())
+    assert len(specs) == 7 * len(b.cells) * len(profiles.default_inits()) * b.seeds
+    assert set(profiles.default_inits()) >= set(schemes())
     assert b.seeds >= 5 and profiles.budget("mnist", "cpu").seeds >= 3
     by_run: dict = {}
     for s in specs:
         # Schemes and variants (e.g. the chrono baseline) differ in their init fields only.
         rest = {k: v for k, v in s.config.items() if k not in ("init", "init_kwargs", "calibrate")}
         by_run.setdefault((s.task, s.cell, s.seed), []).append(rest)
-        assert s.config["init"] == parse(s.scheme).scheme and s.path.endswith(f"/{s.scheme}/seed{s.seed}")
+        assert s.config["init"] == parse(s.init).scheme and s.path.endswith(f"/{s.init}/seed{s.seed}")
     for configs in by_run.values():
-        assert len(configs) == len(profiles.default_schemes()) and all(c == configs[0] for c in configs)
+        assert len(configs) == len(profiles.default_inits()) and all(c == configs[0] for c in configs)
     smoke = profiles.grid("all", "smoke")
-    assert {s.scheme for s in smoke} == set(profiles.default_schemes())
+    assert {s.init for s in smoke} == set(profiles.default_inits())
     assert {s.suite for s in smoke} == {"tomita", "regression"} and all(s.config["epochs"] == 1 for s in smoke)
     assert {s.task for s in profiles.grid("mnist", "gpu")} == {"mnist", "pmnist"}
     assert len({s.path for s in profiles.grid("all", "cpu")}) == len(profiles.grid("all", "cpu"))
 
 
 def test_grid_rejects_bad_choices():
-    with pytest.raises(ValueError, match="schemes: got 'bogus'"):
-        profiles.grid("tomita", "smoke", schemes=["eigen", "bogus"])
+    with pytest.raises(ValueError, match="inits: got 'bogus'"):
+        profiles.grid("tomita", "smoke", inits=["eigen", "bogus"])
     with pytest.raises(ValueError, match="suite: got 'mnist'.*smoke"):
         profiles.grid("mnist", "smoke")
     with pytest.raises(ValueError, match="profile: got 'huge'"):
         profiles.grid("tomita", "huge")
     with pytest.raises(ValueError, match="seeds: got 0"):
         profiles.grid("tomita", "smoke", seeds=0)
-    assert len(profiles.grid("tomita", "smoke", cells=["lstm"], seeds=2, schemes=["eigen"])) == 2
+    assert len(profiles.grid("tomita", "smoke", cells=["lstm"], seeds=2, inits=["eigen"])) == 2
 
 
 def test_runner_counts_skips_resumes_and_records_failures(tmp_path):
-    specs = profiles.grid("regression", "smoke", schemes=SCHEMES)
+    specs = profiles.grid("regression", "smoke", inits=SCHEMES)
     assert len(specs) == 8
     # A run killed after its first checkpoint, and one killed before it.
     resumable = tmp_path / "regression/sine/gru/eigen/seed0"
@@ -94,7 +94,7 @@ def test_runner_counts_skips_resumes_and_records_failures(tmp_path):
 
 
 def test_runner_refuses_a_directory_trained_with_another_budget(tmp_path):
-    specs = profiles.grid("regression", "smoke", schemes=["eigen"], cells=["gru"])
+    specs = profiles.grid("regression", "smoke", inits=["eigen"], cells=["gru"])
     run_dir = tmp_path / specs[0].path
     run_dir.mkdir(parents=True)
     saved = TrainConfig.from_dict(specs[0].config_for(tmp_path)).resolve().to_dict()

@@ -11,7 +11,7 @@ import pytest
 from scipy import stats as sps
 
 from eigenrnn.bench import stats
-from eigenrnn.bench.report import write_report
+from eigenrnn.bench.tables import write_report
 from eigenrnn.cli import main
 from eigenrnn.errors import EigenRNNError
 

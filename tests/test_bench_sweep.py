@@ -48,9 +48,9 @@ def test_run_sweep_excludes_inapplicable_runs_writes_bench_json_and_plans_once(t
     monkeypatch.setattr(runner, "validate", counted("validate", validate))
     out = tmp_path / "sweep"
     backend = _Recorder()
-    outcome = run_sweep("tomita", "smoke", out, schemes=["xavier+chrono"], cells=["rnn", "gru"], seeds=1,
+    outcome = run_sweep("tomita", "smoke", out, inits=["xavier+chrono"], cells=["rnn", "gru"], seeds=1,
                         backend=backend, progress=False)
-    specs = sweep_grid("tomita", "smoke", schemes=["xavier+chrono"], cells=["rnn", "gru"], seeds=1).specs
+    specs = sweep_grid("tomita", "smoke", inits=["xavier+chrono"], cells=["rnn", "gru"], seeds=1).specs
     excluded = inapplicable(specs)  # ground truth: chrono biases need gates, a plain RNN has none
     assert excluded and {s.cell for s in specs if s.path in excluded} == {"rnn"}
     (trained, planned), = backend.calls
@@ -72,11 +72,11 @@ def test_run_sweep_excludes_inapplicable_runs_writes_bench_json_and_plans_once(t
 def test_run_sweep_refuses_a_directory_it_did_not_write(tmp_path):
     (tmp_path / "mine.txt").write_text("keep me")
     with pytest.raises(EigenRNNError):
-        run_sweep("tomita", "smoke", tmp_path, schemes=["xavier"], cells=["gru"], seeds=1, backend=_Recorder())
+        run_sweep("tomita", "smoke", tmp_path, inits=["xavier"], cells=["gru"], seeds=1, backend=_Recorder())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.txt"]
 
 
 def test_run_sweep_names_the_argument_of_a_bad_worker_count(tmp_path):
     with pytest.raises(ValueError, match="workers: got 0"):
-        run_sweep("tomita", "smoke", tmp_path / "s", schemes=["xavier"], cells=["gru"], seeds=1, workers=0)
+        run_sweep("tomita", "smoke", tmp_path / "s", inits=["xavier"], cells=["gru"], seeds=1, workers=0)
     assert not (tmp_path / "s").exists()

@@ -207,7 +207,7 @@ def test_missing_file_and_unsafe_out_dir(tmp_path, capsys):
 
 
 def test_failure_while_writing_leaves_nothing(tmp_path, capsys, monkeypatch):
-    import eigenrnn.analysis.report as report_module
+    import eigenrnn.analysis.overview as report_module
 
     def broken(report, out_dir):
         (Path(out_dir) / "report.md").write_text("half")

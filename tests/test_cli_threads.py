@@ -13,7 +13,7 @@ from eigenrnn.cli import build_parser, main
 from eigenrnn.threads import DEFAULT_THREADS, set_threads
 
 COMPUTING = (["train"], ["analyze", "ckpt", "--out", "o"], ["translate", "ckpt", "x"], ["demo"],
-             ["init-show", "--scheme", "eigen", "--out", "x.png"], ["study", "spectra", "--out", "o"],
+             ["init-show", "--init", "eigen", "--out", "x.png"], ["study", "spectra", "--out", "o"],
              ["bench", "--suite", "tomita", "--profile", "smoke", "--out", "o"])
 
 
@@ -123,7 +123,7 @@ def test_bench_workers_run_with_the_requested_threads(tmp_path):
     from eigenrnn.bench import profiles
     from eigenrnn.bench.backends import LocalBackend
 
-    specs = profiles.grid("regression", "smoke", schemes=["eigen"], cells=["gru"], seeds=1)
+    specs = profiles.grid("regression", "smoke", inits=["eigen"], cells=["gru"], seeds=1)
     result = LocalBackend(workers=1, threads=2).run_grid(specs, tmp_path, progress=False, train_fn=thread_count_train)
     assert result.counts["finished"] == len(specs)
     assert {json.loads((tmp_path / s.path / "summary.json").read_text())["threads"] for s in specs} == {2}

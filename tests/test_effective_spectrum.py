@@ -30,7 +30,7 @@ def test_effective_spectra_match_the_analysis_and_leave_the_module_alone():
 
 def test_init_show_with_task_and_calibrate_writes_both_figures(tmp_path, capsys):
     out = tmp_path / "gru.png"
-    argv = ["init-show", "--scheme", "eigen", "--horizon", "30", "--cell", "gru", "--size", "16", "--task", "tomita3",
+    argv = ["init-show", "--init", "eigen", "--horizon", "30", "--cell", "gru", "--size", "16", "--task", "tomita3",
             "--batch", "16", "--calibrate", "jacobian_radius=0.9", "--out", str(out)]
     assert main(argv) == 0
     printed = capsys.readouterr().out
@@ -41,7 +41,7 @@ def test_init_show_with_task_and_calibrate_writes_both_figures(tmp_path, capsys)
 
 
 def test_init_show_calibrate_needs_a_task(tmp_path, capsys):
-    assert main(["init-show", "--scheme", "xavier", "--calibrate", "--out", str(tmp_path / "x.png")]) == 2
+    assert main(["init-show", "--init", "xavier", "--calibrate", "--out", str(tmp_path / "x.png")]) == 2
     assert "--calibrate" in capsys.readouterr().err and not list(tmp_path.iterdir())
 
 

@@ -16,7 +16,7 @@ from eigenrnn.init import (
     rescaled_glorot_scale,
     sp_,
 )
-from eigenrnn.spectrum import Spectrum, default_preset, preset_names, preset_spectrum
+from eigenrnn.spectrum import Spectrum, default_preset, preset_gate_spectra, preset_names, preset_spectrum
 
 GATES = {"rnn": "h", "lstm": "ifgo", "gru": "rzn"}
 
@@ -40,7 +40,7 @@ def test_eigen_default_is_the_default_preset():
 @pytest.mark.parametrize("name", preset_names())
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_presets_are_valid_spectra_giving_finite_matrices(name, cell):
-    per_gate = preset_spectrum(name, cell)
+    per_gate = preset_gate_spectra(name, cell)
     assert set(per_gate) == set(GATES[cell])
     module = build(cell).double()
     init_rnn(module, "eigen", preset=name, generator=gen())
@@ -55,7 +55,7 @@ def test_presets_are_valid_spectra_giving_finite_matrices(name, cell):
 def test_partial_gate_mapping_takes_the_default_preset_for_other_gates():
     lstm = nn.LSTM(3, 32).double()
     init_rnn(lstm, "eigen", spectrum={"f": Spectrum(radius=(0.97, 0.97))}, generator=gen())
-    defaults = preset_spectrum(default_preset(), "lstm")
+    defaults = preset_gate_spectra(default_preset(), "lstm")
     for block in recurrent_blocks(lstm):
         moduli = torch.linalg.eigvals(block.matrix()).abs()
         if block.gate == "f":

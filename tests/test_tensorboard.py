@@ -114,7 +114,7 @@ def test_bench_tensorboard_gives_every_run_its_own_log(tmp_path, capsys):
     argv = ["bench", "--suite", "regression", "--profile", "smoke", "--out", str(out), "--workers", "2",
             "--schemes", "eigen,xavier", "--cells", "gru", "--tensorboard", str(tb)]
     assert main(argv) == 0
-    specs = profiles.grid("regression", "smoke", schemes=["eigen", "xavier"], cells=["gru"])
+    specs = profiles.grid("regression", "smoke", inits=["eigen", "xavier"], cells=["gru"])
     for spec in specs:
         summary = json.loads((out / spec.path / "summary.json").read_text())
         points = _events(tb / spec.path).Scalars("metric/val")

@@ -13,7 +13,7 @@ from eigenrnn.spectrum import (
     Spectrum,
     SpectrumMixture,
     default_preset,
-    preset_spectrum,
+    preset_gate_spectra,
     sample_eigenvalues,
     spectral_matrix,
     spectrum_from_dict,
@@ -104,7 +104,7 @@ def test_horizon_maps_to_the_documented_tau_max():
 def test_init_rnn_eigen_horizon_builds_timescale_spectra_with_the_preset_phases():
     gru = torch.nn.GRU(1, 48)
     init_rnn(gru, "eigen", horizon=50, generator=_gen(6))
-    presets = preset_spectrum(default_preset(), "gru")
+    presets = preset_gate_spectra(default_preset(), "gru")
     for block in recurrent_blocks(gru):
         moduli = torch.linalg.eigvals(block.matrix().detach().double()).abs()
         assert float(moduli.min()) >= math.exp(-1.0) - 1e-5 and float(moduli.max()) <= math.exp(-1 / 50) + 1e-5

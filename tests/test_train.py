@@ -335,6 +335,7 @@ def test_config_rejects_unknown_keys_and_names_the_valid_ones():
         ({"optimizer": "lbfgs"}, "optimizer"),
         ({"momentum": 0.9}, "momentum.*adam"),
         ({"vocab_size": 100}, "vocab_size.*multi30k only"),
+        ({"beam_size": 3}, "beam_size: got 3; expected None for task 'tomita1' \\(multi30k only\\)"),
         ({"lr_step_size": 2}, "lr_step_size"),
         ({"cell": "lstm", "nonlinearity": "relu"}, "nonlinearity"),
         ({"clip": 0.0}, "clip"),

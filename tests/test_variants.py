@@ -10,7 +10,7 @@ import torch
 
 import eigenrnn.init
 from eigenrnn.bench import profiles, variants
-from eigenrnn.bench.report import aggregate, write_report
+from eigenrnn.bench.tables import aggregate, write_report
 from eigenrnn.bench.runner import inapplicable
 from eigenrnn.bench.stats import load_runs
 from eigenrnn.bench.variants import HORIZON, Variant, identify, parse
@@ -72,7 +72,7 @@ def test_plain_named_and_adhoc_names():
 
 
 def test_bad_names_say_what_is_allowed():
-    with pytest.raises(ValueError, match="schemes: got 'eigen:nope'") as info:
+    with pytest.raises(ValueError, match="inits: got 'eigen:nope'") as info:
         parse("eigen:nope")
     for name in ("xavier", "eigen:horizon", "orthogonal+cal", "xavier+chrono", "NAME{key=value"):
         assert name in str(info.value)
@@ -82,11 +82,11 @@ def test_bad_names_say_what_is_allowed():
         parse("xavier{gain}")
     with pytest.raises(ValueError, match="each key once"):
         parse("xavier{gain=1,gain=2}")
-    with pytest.raises(ValueError, match=r"schemes: got \['xavier\{gain=2\}'\]; expected each scheme or variant once"):
-        profiles.grid("tomita", "smoke", schemes=["xavier{gain=2}", "xavier{ gain = 2 }"])
+    with pytest.raises(ValueError, match=r"inits: got \['xavier\{gain=2\}'\]; expected each scheme or variant once"):
+        profiles.grid("tomita", "smoke", inits=["xavier{gain=2}", "xavier{ gain = 2 }"])
     with pytest.raises(ValueError, match="balanced braces"):
         variants.split("xavier{gain=2")
-    with pytest.raises(ValueError, match="--schemes: got ' , '"):
+    with pytest.raises(ValueError, match="--inits: got ' , '"):
         variants.split(" , ")
     assert variants.split("a,b{x=[1, 2],y=3},c") == ["a", "b{x=[1, 2],y=3}", "c"]
 
@@ -95,11 +95,11 @@ def test_an_unsupported_variant_is_refused_naming_what_is_missing(monkeypatch):
     variants._parse.cache_clear()
     monkeypatch.setitem(variants.FEATURES, "calibrate_ and TrainConfig.calibrate", lambda: False)
     with pytest.raises(ValueError, match=r"variant: got 'orthogonal\+cal'.*lacks calibrate_ and TrainConfig.calibrate"):
-        profiles.grid("tomita", "smoke", schemes=["xavier", "orthogonal+cal"])
+        profiles.grid("tomita", "smoke", inits=["xavier", "orthogonal+cal"])
     monkeypatch.setitem(variants.FEATURES, "init_rnn(horizon=...)", lambda: False)
-    assert "xavier+chrono" not in profiles.default_schemes()
+    assert "xavier+chrono" not in profiles.default_inits()
     monkeypatch.setitem(variants.FEATURES, "init_rnn(horizon=...)", lambda: True)
-    assert profiles.default_schemes() == (*schemes(), "xavier+chrono")
+    assert profiles.default_inits() == (*schemes(), "xavier+chrono")
 
 
 # ---------------------------------------------------------------- horizons and the grid
@@ -119,11 +119,11 @@ def test_task_horizon_is_the_longest_training_input():
 def test_grid_resolves_the_horizon_of_each_task(registered):
     # A stand-in variant whose keyword takes the horizon, with a keyword init_rnn has today.
     registered(Variant("chain:T", "chain", {"alpha": HORIZON}))
-    specs = profiles.grid("all", "smoke", schemes=["xavier", "chain:T", "xavier{gain=2}"])
+    specs = profiles.grid("all", "smoke", inits=["xavier", "chain:T", "xavier{gain=2}"])
     by_scheme = {}
     for s in specs:
-        by_scheme.setdefault(s.scheme, []).append(s)
-        assert s.path == f"{s.suite}/{s.task}/{s.cell}/{s.scheme}/seed{s.seed}"
+        by_scheme.setdefault(s.init, []).append(s)
+        assert s.path == f"{s.suite}/{s.task}/{s.cell}/{s.init}/seed{s.seed}"
     assert {s.config["init"] for s in by_scheme["chain:T"]} == {"chain"}
     horizons = {s.task: s.config["init_kwargs"]["alpha"] for s in by_scheme["chain:T"]}
     assert horizons == {"tomita4": 31, "sine": 20}  # tomita: start symbol + up to 30; sine: the smoke length
@@ -140,13 +140,13 @@ def test_grid_resolves_the_horizon_of_each_task(registered):
 
 def test_cells_a_variant_does_not_apply_to_are_not_run(registered):
     registered(Variant("xavier:lstm-only", "xavier", {}, cells=("lstm",)))
-    specs = profiles.grid("tomita", "cpu", schemes=["xavier:lstm-only", "xavier{forget_bias=1.0}"], seeds=1)
+    specs = profiles.grid("tomita", "cpu", inits=["xavier:lstm-only", "xavier{forget_bias=1.0}"], seeds=1)
     excluded = inapplicable(specs)
     expected = {}
     for s in specs:  # ground truth: the variant's cells, and init_rnn itself (forget_bias is LSTM only)
-        if s.scheme == "xavier:lstm-only" and s.cell != "lstm":
+        if s.init == "xavier:lstm-only" and s.cell != "lstm":
             expected[s.path] = f"xavier:lstm-only applies to cells lstm only, not {s.cell}"
-        elif s.scheme.startswith("xavier{") and s.cell != "lstm":
+        elif s.init.startswith("xavier{") and s.cell != "lstm":
             module = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU}[s.cell](1, s.config["hidden"])
             with pytest.raises(ValueError) as info:
                 eigenrnn.init.init_rnn(module, "xavier", forget_bias=1.0)
@@ -157,7 +157,7 @@ def test_cells_a_variant_does_not_apply_to_are_not_run(registered):
 @needs_chrono
 def test_chrono_is_a_baseline_of_gated_cells():
     specs = profiles.grid("tomita", "cpu", seeds=1)
-    chrono = [s for s in specs if s.scheme == "xavier+chrono"]
+    chrono = [s for s in specs if s.init == "xavier+chrono"]
     assert {s.cell for s in chrono} == set(profiles.CELLS)
     assert all(s.config["init_kwargs"] == {"bias": "chrono", "horizon": 31} for s in chrono)
     excluded = inapplicable(chrono)
@@ -166,7 +166,7 @@ def test_chrono_is_a_baseline_of_gated_cells():
 
 @needs_horizon
 def test_eigen_horizon_plans_and_initializes():
-    specs = profiles.grid("mnist", "cpu", schemes=["eigen:horizon"], seeds=1)
+    specs = profiles.grid("mnist", "cpu", inits=["eigen:horizon"], seeds=1)
     assert all(s.config["init_kwargs"] == {"horizon": 196} for s in specs)
     assert inapplicable(specs) == {}
 
@@ -175,7 +175,7 @@ def test_eigen_horizon_plans_and_initializes():
 def test_calibrated_variants_validate_and_carry_their_calibration(tmp_path):
     from eigenrnn.bench.runner import validate
 
-    specs = profiles.grid("regression", "smoke", schemes=["orthogonal+cal", "eigen:horizon+cal"])
+    specs = profiles.grid("regression", "smoke", inits=["orthogonal+cal", "eigen:horizon+cal"])
     assert all(s.config["calibrate"] == "jacobian_radius=1.0" for s in specs)
     validate(specs, tmp_path)
     assert all(TrainConfig.from_dict(s.config_for(tmp_path)).calibrate == "jacobian_radius=1.0" for s in specs)
@@ -186,11 +186,11 @@ def test_calibrated_variants_validate_and_carry_their_calibration(tmp_path):
 
 def _round_trip(tmp_path, name):
     """Plan ``name``, train it for real, and rebuild it from its config.json; returns the two models' weights."""
-    [spec] = profiles.grid("tomita", "smoke", schemes=[name], cells=["gru"])
+    [spec] = profiles.grid("tomita", "smoke", inits=[name], cells=["gru"])
     config = {**spec.config_for(tmp_path), "hidden": 16}
     train(config, progress=False)
     record = TrainConfig.from_json(tmp_path / spec.path / "config.json")
-    assert identify(record) == spec.scheme == parse(name).name
+    assert identify(record) == spec.init == parse(name).name
     resolved = parse(identify(record)).resolve(get_task(record.task, **record.task_options).horizon)
     assert resolved == {k: getattr(record, k) for k in resolved} and resolved["init"] == record.init
     if "calibrate" not in resolved:
@@ -224,7 +224,7 @@ def test_named_variants_round_trip_through_a_run_record(tmp_path, name):
 def test_identify_names_planned_configs(registered):
     registered(Variant("chain:T", "chain", {"alpha": HORIZON}))
     for name in ("xavier", "eigen:regression", "chain:T", "eigen{nonnormality=0.5,preset=regression}"):
-        for spec in profiles.grid("all", "smoke", schemes=[name], cells=["gru"]):
+        for spec in profiles.grid("all", "smoke", inits=[name], cells=["gru"]):
             assert identify(TrainConfig.from_dict(spec.config_for("x"))) == name
     # Keyword arguments no named variant has get the canonical ad-hoc name.
     config = {"task": "sine", "init": "chain", "init_kwargs": {"alpha": 3}}
@@ -257,7 +257,7 @@ def test_report_gives_each_variant_its_own_row_and_pairs(tmp_path):
     }
     _finished_sweep(tmp_path / "sweep", values)
     records, _ = load_runs(tmp_path / "sweep")
-    assert {r.scheme for r in records} == set(values)
+    assert {r.init for r in records} == set(values)
     numbers = aggregate(records)
     task = numbers["families"]["tomita"]["per_task"]["tomita4"]
     assert numbers["families"]["tomita"]["schemes"] == ["xavier", "eigen", "eigen:regression", "xavier{gain=2}"]
@@ -294,7 +294,7 @@ def test_report_gives_each_variant_its_own_row_and_pairs(tmp_path):
 def test_bench_cli_takes_variants(tmp_path, capsys):
     out = tmp_path / "bench"
     argv = ["bench", "--suite", "regression", "--profile", "smoke", "--out", str(out), "--dry-run",
-            "--schemes", "xavier,eigen{preset=regression,nonnormality=0.5},eigen:regression"]
+            "--inits", "xavier,eigen{preset=regression,nonnormality=0.5},eigen:regression"]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "regression: 6 runs (6 new" in printed and not out.exists()
@@ -302,7 +302,7 @@ def test_bench_cli_takes_variants(tmp_path, capsys):
     assert "variant xavier on" not in printed
     assert main([*argv[:-1], "xavier,eigen:typo"]) == 2
     err = capsys.readouterr().err
-    assert "schemes: got 'eigen:typo'" in err and "orthogonal+cal" in err
+    assert "inits: got 'eigen:typo'" in err and "orthogonal+cal" in err
 
 
 def test_the_docs_list_the_variants():

@@ -210,7 +210,26 @@ def calibrate_(
     >>> result.converged, abs(result.achieved["l0.fwd"] - 1.0) <= 0.02
     (True, True)
     """
-    from eigenrnn.analysis.jacobians import gradient_decay_curve, mean_jacobian_eigenvalues
+    _check_search_args(quantity, target, max_evals, tol)
+    rnn, x = _recurrent_and_inputs(module, inputs)
+    horizon = _checked_horizon(quantity, horizon, int(x.shape[0]))
+    layers = _calibrated_blocks(rnn)
+    measure = _measurer(rnn, x, quantity, horizon)
+    achieved, scales, evaluations, converged = _calibrate_layers(layers, measure, float(target), tol, max_evals, quantity)
+    return CalibrationResult(
+        quantity=quantity,
+        target=float(target),
+        achieved=achieved,
+        scales=scales,
+        evaluations=evaluations,
+        converged=converged,
+        horizon=horizon,
+        blocks=tuple(b.key for blocks in layers.values() for b in blocks),
+    )
+
+
+def _check_search_args(quantity: str, target: float, max_evals: int, tol: float) -> None:
+    """Refuse a quantity, target, evaluation budget or tolerance :func:`calibrate_` cannot search with."""
     if quantity not in QUANTITIES:
         raise ValueError(bad_value("quantity", quantity, f"one of {', '.join(QUANTITIES)}"))
     if isinstance(target, bool) or not isinstance(target, (int, float)) or not (math.isfinite(target) and target > 0):
@@ -218,27 +237,46 @@ def calibrate_(
     check_int("max_evals", max_evals, 2)
     if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not (0 < tol < 1):
         raise ValueError(bad_value("tol", tol, "a number in (0, 1)"))
-    rnn, x = _recurrent_and_inputs(module, inputs)
-    steps = int(x.shape[0])
+
+
+def _checked_horizon(quantity: str, horizon: int | None, steps: int) -> int | None:
+    """The lag of ``"gradient_decay"`` (default: all ``steps``); ``None`` for ``"jacobian_radius"``, which takes none."""
     if quantity == "jacobian_radius":
         if horizon is not None:
             raise ValueError(bad_value("horizon", horizon, "None for quantity 'jacobian_radius' (it uses every step)"))
-    else:
-        horizon = steps if horizon is None else horizon
-        if isinstance(horizon, bool) or not isinstance(horizon, int) or not (1 <= horizon <= steps):
-            raise ValueError(bad_value("horizon", horizon, f"an int in [1, {steps}] (the inputs' length T)"))
-    target = float(target)
+        return None
+    horizon = steps if horizon is None else horizon
+    if isinstance(horizon, bool) or not isinstance(horizon, int) or not (1 <= horizon <= steps):
+        raise ValueError(bad_value("horizon", horizon, f"an int in [1, {steps}] (the inputs' length T)"))
+    return horizon
 
+
+def _calibrated_blocks(rnn: nn.Module) -> dict[tuple[int, int], list[Any]]:
+    """``{(layer, direction): [blocks to scale]}``: the :data:`CALIBRATED_GATES` block of each layer and direction."""
     layers: dict[tuple[int, int], list[Any]] = {}
     for block in recurrent_blocks(rnn):
         if block.module is rnn and block.gate == MAIN_GATE[block.cell]:
             layers.setdefault((block.layer, block.direction), []).append(block)
+    return layers
+
+
+def _measurer(rnn: nn.Module, x: torch.Tensor, quantity: str, horizon: int | None):
+    """``measure(layer, direction) -> q``: the quantity on the trajectory ``x`` drives, for the current weights."""
+    from eigenrnn.analysis.jacobians import gradient_decay_curve, mean_jacobian_eigenvalues
 
     def measure(layer: int, direction: int) -> float:
         if quantity == "jacobian_radius":
             return float(mean_jacobian_eigenvalues(rnn, x, layer=layer, direction=direction).spectral_radius)
         return float(gradient_decay_curve(rnn, x, layer=layer, direction=direction).curve[horizon])
 
+    return measure
+
+
+def _calibrate_layers(layers, measure, target: float, tol: float, max_evals: int, quantity: str):
+    """Solve every layer/direction in order; return ``(achieved, scales, evaluations, converged)``.
+
+    An error (or Ctrl-C) midway puts every layer back to its original weights.
+    """
     achieved: dict[str, float] = {}
     scales: dict[str, float] = {}
     evaluations = 0
@@ -250,19 +288,10 @@ def calibrate_(
             evaluations += used
             converged = converged and ok
     except BaseException:
-        for scaler in scalers.values():  # an error (or Ctrl-C) leaves the weights as they came
+        for scaler in scalers.values():
             scaler.set(0.0)
         raise
-    return CalibrationResult(
-        quantity=quantity,
-        target=target,
-        achieved=achieved,
-        scales=scales,
-        evaluations=evaluations,
-        converged=converged,
-        horizon=horizon,
-        blocks=tuple(b.key for blocks in layers.values() for b in blocks),
-    )
+    return achieved, scales, evaluations, converged
 
 
 def _calibrate_layer(key, scaler, measure, target, tol, max_evals, quantity, achieved, scales) -> tuple[int, bool]:
@@ -373,7 +402,7 @@ def calibrate_on_split(model: nn.Module, split: Any, spec: str, *, examples: int
 
     Args:
         model: a model with ``.rnn`` and ``.rnn_inputs`` (:class:`eigenrnn.models.SequenceModel`).
-        split: a :class:`eigenrnn.tasks.registry.SequenceDataset`.
+        split: a :class:`eigenrnn.tasks.base.SequenceDataset`.
         spec: ``"QUANTITY=TARGET"`` (see :func:`parse_calibrate`).
         examples: most sequences to use.
     """

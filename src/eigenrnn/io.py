@@ -182,6 +182,20 @@ def check_output(
         return EigenRNNError(bad_value(argument, text, allowed))
 
     what = "a file name" if mode == "file" else "a new or empty directory"
+    target = _check_target(text, inputs, what, refuse)
+    if mode == "file":
+        if target.is_dir():
+            raise refuse(f"{what}; it is a directory")
+        return "file" if target.exists() else "new"
+    if not target.exists():
+        return "new"
+    if not target.is_dir():
+        raise refuse(f"{what}; it exists and is not a directory")
+    return _check_existing_directory(target, command, mode, force, legacy, what, refuse)
+
+
+def _check_target(text: str, inputs: tuple[str | os.PathLike, ...], what: str, refuse) -> Path:
+    """The absolute output path, unless it is the working directory or above it, lies under a file, or is or holds an input."""
     if text.strip() in ("", "."):
         raise refuse(f"{what}, not the current directory or one that holds it")
     target = Path(os.path.abspath(text))
@@ -197,14 +211,11 @@ def check_output(
         real_source = Path(os.path.realpath(source))  # also through symbolic links
         if source == target or target in source.parents or real_source == real or real in real_source.parents:
             raise refuse(f"a path other than the input {os.fspath(item)!r} and not one that holds it")
-    if mode == "file":
-        if target.is_dir():
-            raise refuse(f"{what}; it is a directory")
-        return "file" if target.exists() else "new"
-    if not target.exists():
-        return "new"
-    if not target.is_dir():
-        raise refuse(f"{what}; it exists and is not a directory")
+    return target
+
+
+def _check_existing_directory(target: Path, command: str, mode: str, force: bool, legacy, what: str, refuse) -> str:
+    """``"new"`` for an empty directory, ``"own"`` for ``command``'s earlier output it may resume or (with ``force``) replace."""
     try:
         empty = not any(target.iterdir())
     except OSError as exc:

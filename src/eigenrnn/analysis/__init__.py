@@ -8,7 +8,7 @@
   :func:`mean_jacobian_eigenvalues`: the nonlinear dynamics along real trajectories.
 * :func:`find_fixed_points`: fixed points under constant input and their stability.
 * :class:`SpectrumTracker`: eigenvalues of every block during training.
-* :mod:`eigenrnn.analysis.plots`: figures; :mod:`eigenrnn.analysis.report`: the
+* :mod:`eigenrnn.analysis.plots`: figures; :mod:`eigenrnn.analysis.overview`: the
   ``eigenrnn analyze`` report.
 
 >>> import torch

@@ -43,8 +43,8 @@ from eigenrnn.analysis import (
     linear_memory_curve,
     mean_jacobian_eigenvalues,
 )
-from eigenrnn.analysis.report import lag_below
-from eigenrnn.analysis.trajectory import layer_trajectory
+from eigenrnn.analysis.overview import lag_below
+from eigenrnn.analysis.trajectory import Trajectory, layer_trajectory, resolve_trajectory
 from eigenrnn.errors import EigenRNNError, bad_value, check_int
 from eigenrnn.rnn import CELLS, MAIN_GATE, recurrent_blocks
 
@@ -187,16 +187,17 @@ def candidate_block(model: nn.Module, cell: str) -> tuple[torch.Tensor, torch.Te
     return w, u
 
 
-def gate_means(module: nn.Module, x: torch.Tensor, cell: str) -> dict[str, float]:
+def gate_means(module: nn.Module, x: torch.Tensor | None, cell: str, *, trajectory: Trajectory | None = None) -> dict[str, float]:
     """Mean activations that scale the Jacobian away from W, along the trajectories of ``x``.
 
     RNN: ``tanh_slope`` = E[1 − h_t²] (J_t = diag(1 − h_t²) W).  GRU: ``z`` (the
     update gate, the weight of the identity path h_{t−1} → h_t) and
     ``candidate_slope`` = E[1 − n_t²].  LSTM: ``f`` (the forget gate, the
     diagonal c_{t−1} → c_t block of J_t), ``i`` and ``g_slope`` = E[1 − g_t²].
-    ``*_top_unit``: the largest per-unit mean of that gate.
+    ``*_top_unit``: the largest per-unit mean of that gate.  ``trajectory``: the
+    layer-0 :func:`layer_trajectory` of ``x``, if already computed (``x`` is then ``None``).
     """
-    traj = layer_trajectory(module, x)
+    traj = resolve_trajectory(module, x, trajectory=trajectory)
     p = traj.params.to(torch.float64)
     xs = traj.inputs.to(torch.float64)
     prev = traj.states[:-1].to(torch.float64)
@@ -238,8 +239,9 @@ def measure(model: nn.Module, tokens: torch.Tensor, cell: str) -> StateDecay:
     steps = int(x.shape[0])
     w, u = candidate_block(model, cell)
     memory = linear_memory_curve(w, u, steps)
-    decay = gradient_decay_curve(model.rnn, x)
-    jbar = mean_jacobian_eigenvalues(model.rnn, x)
+    traj = layer_trajectory(model.rnn, x)  # one trajectory for the gradient, the mean Jacobian and the gates
+    decay = gradient_decay_curve(model.rnn, trajectory=traj)
+    jbar = mean_jacobian_eigenvalues(model.rnn, trajectory=traj)
     w_dec = memory.decomposition
     share = None
     if cell == "lstm":
@@ -253,7 +255,7 @@ def measure(model: nn.Module, tokens: torch.Tensor, cell: str) -> StateDecay:
         memory=memory.curve.numpy(),
         gradient=decay.curve.numpy(),
         log_gradient=decay.log_per_sequence.numpy(),
-        gates=gate_means(model.rnn, x, cell),
+        gates=gate_means(model.rnn, None, cell, trajectory=traj),
         top_mode_cell_share=share,
     )
 

@@ -153,7 +153,7 @@ def write_effective(
 ) -> list[str]:
     """Write ``effective_<layer>.png`` per layer and ``effective.json``; return the file names."""
     from eigenrnn.analysis.plots import save_figure
-    from eigenrnn.analysis.report import _jsonable, _slug
+    from eigenrnn.analysis.overview import _jsonable, _slug
     from eigenrnn.io import atomic_write_json
 
     out_dir = Path(out_dir)

@@ -41,6 +41,44 @@ def _module_path(model: nn.Module, target: nn.Module) -> str:
     return next(name for name, module in model.named_modules() if module is target)
 
 
+def _task_driven(model: nn.Module, modules: dict[str, nn.Module], task: str, batch: int, seed: int,
+                 checkpoint: Any) -> tuple[str, torch.Tensor]:
+    """``(path of the module the task drives, its inputs (T, B, input_size))``.
+
+    A plain module (no ``checkpoint``) takes the task's float features directly;
+    a :class:`~eigenrnn.models.SequenceModel` drives ``model.rnn`` with
+    ``model.rnn_inputs`` of them.
+    """
+    x = task_inputs(task, batch, seed, checkpoint)
+    if checkpoint is None:
+        if x.ndim != 3 or not x.is_floating_point():
+            raise EigenRNNError(
+                f"task {task}: gives {'token ids' if not x.is_floating_point() else 'inputs'} of shape {tuple(x.shape)}; "
+                "a plain state_dict needs float features (T, B, input_size); analyse the project checkpoint instead"
+            )
+        driven, rnn_x = "", x
+    else:
+        rnn = getattr(model, "rnn", None)
+        if not isinstance(rnn, (nn.RNNBase, nn.RNNCellBase)) or not callable(getattr(model, "rnn_inputs", None)):
+            raise EigenRNNError(
+                f"task drives models with .rnn and .rnn_inputs (SequenceModel); {type(model).__name__} has none; "
+                "analyse without a task"
+            )
+        try:
+            with torch.no_grad():
+                rnn_x = model.rnn_inputs(x)
+        except (ValueError, TypeError) as exc:  # another task's inputs (e.g. floats into an embedding)
+            raise EigenRNNError(
+                f"task: got {task!r}; expected a task whose inputs fit this model, "
+                f"e.g. its own {checkpoint.config.task!r} ({exc})"
+            ) from None
+        driven = _module_path(model, rnn)
+    size = modules[driven].input_size
+    if rnn_x.ndim != 3 or rnn_x.shape[-1] != size:
+        raise EigenRNNError(f"task {task}: inputs of shape {tuple(rnn_x.shape)} do not fit a recurrent input size of {size}")
+    return driven, rnn_x.detach()
+
+
 def model_inputs(
     model: nn.Module,
     *,
@@ -70,7 +108,7 @@ def model_inputs(
     >>> x[""][0].shape, x[""][1]
     (torch.Size([5, 2, 3]), 'random N(0, 1), seed 0')
     """
-    from eigenrnn.analysis.report import recurrent_modules
+    from eigenrnn.analysis.overview import recurrent_modules
 
     check_int("batch", batch)
     if steps is not None:
@@ -81,35 +119,8 @@ def model_inputs(
     inputs: dict[str, tuple[torch.Tensor, str]] = {}
     notes: list[str] = []
     if task is not None:
-        x = task_inputs(task, batch, seed, checkpoint)
-        if checkpoint is None:
-            if x.ndim != 3 or not x.is_floating_point():
-                raise EigenRNNError(
-                    f"task {task}: gives {'token ids' if not x.is_floating_point() else 'inputs'} of shape {tuple(x.shape)}; "
-                    "a plain state_dict needs float features (T, B, input_size); analyse the project checkpoint instead"
-                )
-            driven, rnn_x = "", x
-        else:
-            rnn = getattr(model, "rnn", None)
-            if not isinstance(rnn, (nn.RNNBase, nn.RNNCellBase)) or not callable(getattr(model, "rnn_inputs", None)):
-                raise EigenRNNError(
-                    f"task drives models with .rnn and .rnn_inputs (SequenceModel); {type(model).__name__} has none; "
-                    "analyse without a task"
-                )
-            try:
-                with torch.no_grad():
-                    rnn_x = model.rnn_inputs(x)
-            except (ValueError, TypeError) as exc:  # another task's inputs (e.g. floats into an embedding)
-                raise EigenRNNError(
-                    f"task: got {task!r}; expected a task whose inputs fit this model, "
-                    f"e.g. its own {checkpoint.config.task!r} ({exc})"
-                ) from None
-            driven = _module_path(model, rnn)
-        size = modules[driven].input_size
-        if rnn_x.ndim != 3 or rnn_x.shape[-1] != size:
-            raise EigenRNNError(f"task {task}: inputs of shape {tuple(rnn_x.shape)} do not fit a recurrent input size of {size}")
-        source = f"task '{task}' examples (seed {seed})"
-        inputs[driven] = (rnn_x.detach(), source)
+        driven, rnn_x = _task_driven(model, modules, task, batch, seed, checkpoint)
+        inputs[driven] = (rnn_x, f"task '{task}' examples (seed {seed})")
         notes.append(f"`{driven or type(model).__name__}` is driven by {batch} example inputs of task '{task}' (seed {seed}).")
     steps = steps or (DEFAULT_STEPS if not inputs else next(iter(inputs.values()))[0].shape[0])
     generator = torch.Generator().manual_seed(seed)

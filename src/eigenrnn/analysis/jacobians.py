@@ -18,7 +18,7 @@ from torch import nn
 
 from eigenrnn.analysis.cells import CellParams, cell_jacobian, cell_step, mean_cell_jacobian
 from eigenrnn.analysis.decomposition import EigenDecomposition, decompose
-from eigenrnn.analysis.trajectory import Trajectory, layer_trajectory
+from eigenrnn.analysis.trajectory import Trajectory, resolve_trajectory
 from eigenrnn.errors import bad_value
 
 __all__ = ["GradientDecay", "state_jacobians", "gradient_decay_curve", "mean_jacobian_eigenvalues"]
@@ -60,12 +60,13 @@ def _chunks(traj: Trajectory, method: str, *, reverse: bool) -> Iterator[tuple[i
 
 def state_jacobians(
     module: nn.Module,
-    inputs: torch.Tensor,
+    inputs: torch.Tensor | None = None,
     h0: Any = None,
     *,
     layer: int = 0,
     direction: int = 0,
     method: str = "closed",
+    trajectory: Trajectory | None = None,
 ) -> torch.Tensor:
     r"""Exact Jacobians :math:`J_t = \partial s_t / \partial s_{t-1}` along the trajectory ``inputs`` drives.
 
@@ -86,6 +87,9 @@ def state_jacobians(
         layer: which layer (its inputs are the real outputs of the layers below).
         direction: 0 forward, 1 reverse.
         method: ``"closed"`` or ``"autograd"``.
+        trajectory: that layer's :func:`layer_trajectory`, computed once and
+            shared between analyses, instead of ``inputs``/``h0`` (see
+            :func:`~eigenrnn.analysis.trajectory.resolve_trajectory`).
 
     Returns:
         float64 ``(T, B, S, S)``, or ``(T, S, S)`` for unbatched inputs.
@@ -95,7 +99,7 @@ def state_jacobians(
     torch.Size([5, 4, 3, 3])
     """
     _check_method(method)
-    traj = layer_trajectory(module, inputs, h0, layer=layer, direction=direction)
+    traj = resolve_trajectory(module, inputs, h0, layer=layer, direction=direction, trajectory=trajectory)
     params = traj.params.to(torch.float64)
     jac = _jacobians(params, traj.inputs.to(torch.float64), traj.states[:-1].to(torch.float64), method)
     return jac if traj.batched else jac[:, 0]
@@ -124,12 +128,13 @@ class GradientDecay:
 
 def gradient_decay_curve(
     module: nn.Module,
-    inputs: torch.Tensor,
+    inputs: torch.Tensor | None = None,
     h0: Any = None,
     *,
     layer: int = 0,
     direction: int = 0,
     method: str = "closed",
+    trajectory: Trajectory | None = None,
 ) -> GradientDecay:
     r"""Empirical vanishing/exploding-gradient curve along a real trajectory.
 
@@ -142,7 +147,7 @@ def gradient_decay_curve(
     in chunks of time, so memory stays bounded for long sequences.
 
     Args:
-        module, inputs, h0, layer, direction, method: as in :func:`state_jacobians`.
+        module, inputs, h0, layer, direction, method, trajectory: as in :func:`state_jacobians`.
 
     Returns:
         :class:`GradientDecay`; curves ``(T + 1,)`` and ``(B, T + 1)``.
@@ -152,7 +157,7 @@ def gradient_decay_curve(
     torch.Size([3, 7])
     """
     _check_method(method)
-    traj = layer_trajectory(module, inputs, h0, layer=layer, direction=direction)
+    traj = resolve_trajectory(module, inputs, h0, layer=layer, direction=direction, trajectory=trajectory)
     steps, batch, size = traj.states[:-1].shape
     device = traj.states.device
     log_sv = torch.empty(batch, steps + 1, size, dtype=torch.float64)
@@ -183,12 +188,13 @@ def gradient_decay_curve(
 
 def mean_jacobian_eigenvalues(
     module: nn.Module,
-    inputs: torch.Tensor,
+    inputs: torch.Tensor | None = None,
     h0: Any = None,
     *,
     layer: int = 0,
     direction: int = 0,
     method: str = "closed",
+    trajectory: Trajectory | None = None,
 ) -> EigenDecomposition:
     r"""Eigen-decomposition of the time- and batch-averaged state Jacobian :math:`\bar J = \mathbb{E}_{t,b} J_t`.
 
@@ -197,14 +203,14 @@ def mean_jacobian_eigenvalues(
     averaged, so saturation shrinks the eigenvalues of ``W_hh`` towards 0.
 
     Args:
-        module, inputs, h0, layer, direction, method: as in :func:`state_jacobians`.
+        module, inputs, h0, layer, direction, method, trajectory: as in :func:`state_jacobians`.
 
     Returns:
         :class:`~eigenrnn.analysis.EigenDecomposition` of :math:`\bar J` (``S × S``);
         ``.eigenvalues`` sorted by modulus descending.
     """
     _check_method(method)
-    traj = layer_trajectory(module, inputs, h0, layer=layer, direction=direction)
+    traj = resolve_trajectory(module, inputs, h0, layer=layer, direction=direction, trajectory=trajectory)
     if method == "closed":
         # Each closed-form term is diag(a_t) W, so the mean needs only the mean coefficients
         # (computed in float64 block by block, without a float64 copy of the trajectory).

@@ -33,7 +33,34 @@ class MemoryCurve:
     decomposition: EigenDecomposition
 
 
-def linear_memory_curve(W: Any, U: Any, steps: int) -> MemoryCurve:
+def _input_matrix(U: Any, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``U`` as a finite non-zero ``(n, m)`` matrix in ``w``'s dtype, and its Frobenius norm."""
+    u = U.detach().cpu() if isinstance(U, torch.Tensor) else torch.as_tensor(np.asarray(U))
+    if u.ndim == 1:
+        u = u[:, None]
+    if u.ndim != 2 or u.shape[0] != w.shape[0]:
+        raise ValueError(bad_value("U.shape", tuple(u.shape), f"({w.shape[0]}, m) to match W"))
+    u = u.to(w.dtype)
+    if not bool(torch.isfinite(u).all()):
+        raise ValueError(bad_value("U", "a matrix containing NaN or inf", "finite entries"))
+    u_norm = torch.linalg.matrix_norm(u, "fro")
+    if float(u_norm) == 0.0:
+        raise ValueError(bad_value("U", "an all-zero matrix", "a matrix with non-zero norm"))
+    return u, u_norm
+
+
+def _decomposition_of(w: torch.Tensor, decomposition: Any) -> EigenDecomposition:
+    """``decomposition`` if it is the one of ``w``, :func:`decompose` of ``w`` if ``None``."""
+    if decomposition is None:
+        return decompose(w)
+    if not isinstance(decomposition, EigenDecomposition):
+        raise TypeError(bad_value("decomposition", type(decomposition).__name__, "an EigenDecomposition (from decompose)"))
+    if decomposition.matrix.shape != w.shape or not bool(torch.equal(decomposition.matrix, w)):
+        raise ValueError(bad_value("decomposition", "the decomposition of another matrix", "decompose(W)"))
+    return decomposition
+
+
+def linear_memory_curve(W: Any, U: Any, steps: int, *, decomposition: EigenDecomposition | None = None) -> MemoryCurve:
     r"""How much of an input ``s`` steps back survives in the linear SSM.
 
     For :math:`h_t = W h_{t-1} + U x_t` the state's response to :math:`x_{t-s}` is
@@ -51,6 +78,8 @@ def linear_memory_curve(W: Any, U: Any, steps: int) -> MemoryCurve:
         W: recurrent matrix ``(n, n)``.
         U: input matrix ``(n, m)`` (e.g. a gate's rows of ``weight_ih``), not all zero.
         steps: largest lag, ``>= 0``.
+        decomposition: :func:`~eigenrnn.analysis.decompose` of ``W``, when the
+            caller already has it (it must be of this very ``W``); computed if ``None``.
 
     Returns:
         :class:`MemoryCurve`.
@@ -66,17 +95,8 @@ def linear_memory_curve(W: Any, U: Any, steps: int) -> MemoryCurve:
         raise TypeError(bad_value("steps", steps, "a non-negative int")) from None
     if steps < 0:
         raise ValueError(bad_value("steps", steps, "a non-negative int"))
-    u = U.detach().cpu() if isinstance(U, torch.Tensor) else torch.as_tensor(np.asarray(U))
-    if u.ndim == 1:
-        u = u[:, None]
-    if u.ndim != 2 or u.shape[0] != w.shape[0]:
-        raise ValueError(bad_value("U.shape", tuple(u.shape), f"({w.shape[0]}, m) to match W"))
-    u = u.to(w.dtype)
-    if not bool(torch.isfinite(u).all()):
-        raise ValueError(bad_value("U", "a matrix containing NaN or inf", "finite entries"))
-    u_norm = torch.linalg.matrix_norm(u, "fro")
-    if float(u_norm) == 0.0:
-        raise ValueError(bad_value("U", "an all-zero matrix", "a matrix with non-zero norm"))
+    u, u_norm = _input_matrix(U, w)
+    dec = _decomposition_of(w, decomposition)
 
     curve = torch.empty(steps + 1, dtype=torch.float64)
     current = u
@@ -85,7 +105,6 @@ def linear_memory_curve(W: Any, U: Any, steps: int) -> MemoryCurve:
         current = w @ current
         curve[s] = torch.linalg.matrix_norm(current, "fro") / u_norm
 
-    dec = decompose(w)
     rows = torch.linalg.solve(dec.eigenvectors, u.to(dec.eigenvectors.dtype))
     weight = dec.eigenvectors.abs().square().sum(0).sqrt() * rows.abs().square().sum(1).sqrt() / u_norm
     lags = torch.arange(steps + 1, dtype=torch.float64)[:, None]

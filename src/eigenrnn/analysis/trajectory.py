@@ -12,7 +12,7 @@ from eigenrnn.analysis.cells import CellParams, cell_params, check_layer, num_di
 from eigenrnn.errors import bad_value
 from eigenrnn.rnn import CLASSES, cell_of
 
-__all__ = ["Trajectory", "layer_trajectory"]
+__all__ = ["Trajectory", "layer_trajectory", "resolve_trajectory"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -190,3 +190,50 @@ def layer_trajectory(module: nn.Module, inputs: Any, h0: Any = None, *, layer: i
             return Trajectory(params, x, h_states, batched)
         cells = _lstm_cells(params, x, h_states[:-1], c_init[k])
         return Trajectory(params, x, torch.cat([h_states, cells], dim=-1), batched)
+
+
+_PARAM_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
+
+
+def _same_params(a: CellParams, b: CellParams) -> bool:
+    def same(x: torch.Tensor | None, y: torch.Tensor | None) -> bool:
+        if x is None or y is None:
+            return x is y
+        return x.shape == y.shape and x.dtype == y.dtype and bool(torch.equal(x, y))
+
+    return a.kind == b.kind and all(same(getattr(a, n), getattr(b, n)) for n in _PARAM_NAMES)
+
+
+def resolve_trajectory(
+    module: nn.Module, inputs: Any = None, h0: Any = None, *, layer: int = 0, direction: int = 0, trajectory: Any = None
+) -> Trajectory:
+    """The trajectory an analysis runs on: ``trajectory`` if given, else :func:`layer_trajectory` of ``inputs``.
+
+    Lets a caller that analyses one layer several ways run it once and pass the
+    :class:`Trajectory` to each analysis.  A given trajectory must have been
+    computed with the current weights of ``module``'s layer ``layer`` and
+    direction ``direction``; ``inputs`` and ``h0`` are then already in it.
+
+    Args:
+        module, inputs, h0, layer, direction: as in :func:`layer_trajectory`.
+        trajectory: a :class:`Trajectory` from :func:`layer_trajectory`, or ``None``.
+
+    Raises:
+        TypeError: neither or both of ``inputs``/``trajectory``, or ``trajectory`` not a Trajectory.
+        ValueError: ``trajectory`` of other weights than ``module``'s layer and direction.
+    """
+    if trajectory is None:
+        if inputs is None:
+            raise TypeError("give inputs= (T, B, input_size) or trajectory= (from layer_trajectory)")
+        return layer_trajectory(module, inputs, h0, layer=layer, direction=direction)
+    if inputs is not None or h0 is not None:
+        raise TypeError("give inputs= (and h0=) or trajectory=, not both: a trajectory already fixes its inputs and h0")
+    if not isinstance(trajectory, Trajectory):
+        raise TypeError(bad_value("trajectory", type(trajectory).__name__, "a Trajectory (from layer_trajectory)"))
+    cell_of(module)  # refuses a non-recurrent module before anything else
+    layer, direction = check_layer(module, layer, direction)
+    if not _same_params(trajectory.params, cell_params(module, layer, direction)):
+        raise ValueError(
+            bad_value("trajectory", "a trajectory of other weights", f"layer_trajectory(module, ..., layer={layer}, direction={direction})")
+        )
+    return trajectory

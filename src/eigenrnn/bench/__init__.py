@@ -1,7 +1,7 @@
 """The initializer benchmark: grid definitions, a resumable parallel runner, statistics and the report.
 
 >>> from eigenrnn.bench import grid
->>> len(grid("regression", "smoke", schemes=["eigen", "xavier"]))
+>>> len(grid("regression", "smoke", inits=["eigen", "xavier"]))
 4
 """
 
@@ -13,7 +13,7 @@ from eigenrnn import _lazy
 # (plain Python) without importing torch through the runner.
 _LAZY = {
     **dict.fromkeys(("BUDGETS", "Budget", "RunSpec", "budget", "grid"), "eigenrnn.bench.profiles"),
-    **dict.fromkeys(("aggregate", "write_report"), "eigenrnn.bench.report"),
+    **dict.fromkeys(("aggregate", "write_report"), "eigenrnn.bench.tables"),
     **dict.fromkeys(("SweepResult", "run_grid"), "eigenrnn.bench.runner"),
     **dict.fromkeys(("SweepGrid", "SweepOutcome", "run_sweep", "sweep_grid"), "eigenrnn.bench.sweep"),
     **dict.fromkeys(("PairedComparison", "RunRecord", "Summary", "load_runs", "paired_compare", "summarize"),

@@ -1,7 +1,7 @@
 """The benchmark grid: which runs a suite × profile contains, and their budgets.
 
 Every run of the grid is an ordinary :func:`eigenrnn.train.train` run.  The grid
-is ``task × cell × scheme × seed``; the budget (sizes, epochs, optimiser and its
+is ``task × cell × init × seed``; the budget (sizes, epochs, optimiser and its
 one fixed learning rate) depends only on the profile and the suite, never on the
 scheme, so every initializer gets exactly the same training.
 
@@ -151,21 +151,23 @@ BUDGETS: dict[tuple[str, str], Budget] = {
 class RunSpec:
     """One run of the grid: where it goes and the TrainConfig it trains with.
 
-    ``config`` holds every TrainConfig field except ``out``, which is
-    ``<root>/<path>`` (see :meth:`config_for`).
+    ``init`` is the run's initializer, a scheme or a variant name
+    (:mod:`eigenrnn.bench.variants`), and names its directory; ``config`` holds
+    every TrainConfig field except ``out``, which is ``<root>/<path>`` (see
+    :meth:`config_for`), with the variant's base scheme as ``config["init"]``.
     """
 
     suite: str
     task: str
     cell: str
-    scheme: str
+    init: str
     seed: int
     config: Mapping[str, Any]
 
     @property
     def path(self) -> str:
-        """The run directory relative to the sweep root: ``suite/task/cell/scheme/seed<k>``."""
-        return f"{self.suite}/{self.task}/{self.cell}/{self.scheme}/seed{self.seed}"
+        """The run directory relative to the sweep root: ``suite/task/cell/init/seed<k>``."""
+        return f"{self.suite}/{self.task}/{self.cell}/{self.init}/seed{self.seed}"
 
     def config_for(self, root) -> dict[str, Any]:
         """The full TrainConfig dict, with ``out`` under ``root``."""
@@ -191,18 +193,18 @@ def grid(
     suite: str,
     profile: str,
     *,
-    schemes: tuple[str, ...] | list[str] | None = None,
+    inits: tuple[str, ...] | list[str] | None = None,
     cells: tuple[str, ...] | list[str] | None = None,
     seeds: int | None = None,
 ) -> list[RunSpec]:
-    """The runs of ``suite`` (or ``"all"``) under ``profile``, ordered task, cell, scheme, seed.
+    """The runs of ``suite`` (or ``"all"``) under ``profile``, ordered task, cell, init, seed.
 
     Args:
         suite: one of :data:`SUITES` or ``"all"`` (every suite the profile defines).
         profile: one of :data:`PROFILES`.
-        schemes: initializer names or variants (:func:`eigenrnn.bench.variants.parse`:
+        inits: the runs' initializers, schemes or variants (:func:`eigenrnn.bench.variants.parse`:
             ``eigen:horizon``, ``orthogonal+cal``, ``xavier{gain=2}``; default
-            :func:`default_schemes`).  A variant's run directory and report
+            :func:`default_inits`).  A variant's run directory and report
             row carry its name; its keyword arguments, with the task's horizon
             filled in, go into the run's ``init_kwargs`` (and ``calibrate``).
         cells: restrict to these cells (default: the profile's cells).
@@ -210,19 +212,19 @@ def grid(
 
     Returns:
         list of :class:`RunSpec`; seed ``k`` gives TrainConfig ``seed=k`` for
-        every scheme, so runs with the same seed share data order and can be paired.
+        every init, so runs with the same seed share data order and can be paired.
     """
     from eigenrnn.bench import variants as variant_registry
     from eigenrnn.tasks import get_task
 
     _check_choice("profile", profile, PROFILES)
     names = suites(profile) if suite == "all" else (suite,)
-    chosen = [variant_registry.parse(name) for name in (default_schemes() if schemes is None else schemes)]
+    chosen = [variant_registry.parse(name) for name in (default_inits() if inits is None else inits)]
     for variant in chosen:
         variant.check_supported()
     twice = sorted({v.name for v in chosen if [w.name for w in chosen].count(v.name) > 1})
     if twice:  # two spellings of one variant would share its run directories
-        raise ValueError(bad_value("schemes", twice, "each scheme or variant once"))
+        raise ValueError(bad_value("inits", twice, "each scheme or variant once"))
     if cells is not None:
         for name in cells:
             _check_choice("cells", name, CELLS)
@@ -252,8 +254,8 @@ def grid(
 BASELINE_VARIANTS = ("xavier+chrono",)
 
 
-def default_schemes() -> tuple[str, ...]:
-    """The schemes and variants of a grid when none are given.
+def default_inits() -> tuple[str, ...]:
+    """The inits (schemes and variants) of a grid when none are given.
 
     Every scheme of :func:`eigenrnn.init.schemes`, then each of
     :data:`BASELINE_VARIANTS` that this version of eigenrnn supports (chrono

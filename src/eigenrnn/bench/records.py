@@ -1,7 +1,7 @@
 """Finished benchmark runs as data: one compressed records file per suite instead of a directory per run.
 
 A sweep (``eigenrnn bench --out ROOT``) writes one directory per run,
-``ROOT/<suite>/<task>/<cell>/<scheme>/seed<k>/``.  :func:`pack_suite` gathers the
+``ROOT/<suite>/<task>/<cell>/<init>/seed<k>/``.  :func:`pack_suite` gathers the
 finished runs of a suite (those with ``summary.json``; diverged runs included)
 into ``ROOT/<suite>.records.jsonl.gz``: a gzip (mtime 0, so equal records give
 equal bytes) of JSON lines, a header line ``{"format": "eigenrnn-records",
@@ -54,7 +54,7 @@ _REMOVING = ".packed-removing"
 class Record:
     """One finished run: what its directory's JSON files say.
 
-    ``path`` is ``<suite>/<task>/<cell>/<scheme>/seed<k>`` relative to the sweep
+    ``path`` is ``<suite>/<task>/<cell>/<init>/seed<k>`` relative to the sweep
     root (a :class:`~eigenrnn.bench.profiles.RunSpec` path); ``config`` is None
     for a run directory without ``config.json``; ``metrics`` holds the
     ``metrics.jsonl`` lines in order; ``files`` the text of :data:`EXTRA_FILES`
@@ -169,7 +169,7 @@ def iter_records(root: str | os.PathLike) -> Iterator[Record]:
 
 
 def find(root: str | os.PathLike, path: str) -> Record:
-    """The finished run ``path`` (``<suite>/<task>/<cell>/<scheme>/seed<k>``) of the sweep at ``root``."""
+    """The finished run ``path`` (``<suite>/<task>/<cell>/<init>/seed<k>``) of the sweep at ``root``."""
     root = Path(root)
     if (root / path / "summary.json").is_file():
         return read_run_dir(root, path)

@@ -1,7 +1,7 @@
 """Run a benchmark grid over a pool of worker processes, resumably.
 
 Each :class:`~eigenrnn.bench.profiles.RunSpec` trains in its own directory
-``<root>/<suite>/<task>/<cell>/<scheme>/seed<k>/``.  On a rerun a directory
+``<root>/<suite>/<task>/<cell>/<init>/seed<k>/``.  On a rerun a directory
 holding ``summary.json`` is skipped, one with ``checkpoint.pt`` but no summary is
 resumed (``train(..., resume=True)``), and anything else starts afresh, so a
 killed sweep loses at most the runs that were in flight.
@@ -87,12 +87,12 @@ def plan(specs: Sequence[RunSpec], root: str | os.PathLike) -> dict[str, str]:
 
 
 def inapplicable(specs: Sequence[RunSpec]) -> dict[str, str]:
-    """The runs whose scheme refuses the model, as ``{path: reason}``.
+    """The runs whose init refuses the model, as ``{path: reason}``.
 
     Some schemes are only defined for some sizes (rescaled Glorot needs a
     large hidden size), and some variants for some cells (chrono biases for
     gated cells, :attr:`eigenrnn.bench.variants.Variant.cells`).  Each
-    distinct (cell, hidden, layers, scheme, init_kwargs) is tried once on a
+    distinct (cell, hidden, layers, init, init_kwargs) is tried once on a
     bare ``nn.RNN/LSTM/GRU``; a ValueError from :func:`eigenrnn.init.init_rnn`
     excludes those runs, and the sweep reports them as not run rather than failed.
     So are the runs of a calibrating variant on a task that calibration does
@@ -109,12 +109,12 @@ def inapplicable(specs: Sequence[RunSpec]) -> dict[str, str]:
     excluded = {}
     for spec in specs:
         c = spec.config
-        key = json.dumps([spec.cell, c["hidden"], c["layers"], spec.scheme, c["init_kwargs"]], sort_keys=True)
-        variant = parse(spec.scheme)
+        key = json.dumps([spec.cell, c["hidden"], c["layers"], spec.init, c["init_kwargs"]], sort_keys=True)
+        variant = parse(spec.init)
         if key not in verdicts and not variant.applies_to(spec.cell):
             verdicts[key] = f"{variant.name} applies to cells {', '.join(variant.cells)} only, not {spec.cell}"
         if c.get("calibrate") is not None:
-            task_key = json.dumps([c["task"], spec.scheme, c["calibrate"]])
+            task_key = json.dumps([c["task"], spec.init, c["calibrate"]])
             if task_key not in verdicts:
                 from eigenrnn.train import TrainConfig
 
@@ -216,7 +216,7 @@ def run_grid(
 
 
 def validate(specs: Sequence[RunSpec], root: Path) -> None:
-    """Resolve one TrainConfig per (suite, task, cell, scheme), raising ValueError for a bad one.
+    """Resolve one TrainConfig per (suite, task, cell, init), raising ValueError for a bad one.
 
     Run before a sweep so that a bad budget (or ``device="cuda"`` without CUDA)
     stops it with one clear error instead of failing every run in the workers.
@@ -225,8 +225,8 @@ def validate(specs: Sequence[RunSpec], root: Path) -> None:
 
     seen = set()
     for spec in specs:
-        if (spec.suite, spec.task, spec.cell, spec.scheme) not in seen:
-            seen.add((spec.suite, spec.task, spec.cell, spec.scheme))
+        if (spec.suite, spec.task, spec.cell, spec.init) not in seen:
+            seen.add((spec.suite, spec.task, spec.cell, spec.init))
             TrainConfig.from_dict(spec.config_for(root)).resolve()
 
 

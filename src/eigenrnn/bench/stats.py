@@ -3,14 +3,14 @@
 * :func:`load_runs` reads every finished run of a sweep (run directories and packed
   records, :mod:`eigenrnn.bench.records`) into :class:`RunRecord`.
 * :func:`summarize` gives mean, sample standard deviation (``ddof=1``) and n.
-* :func:`paired_compare` compares a scheme with a baseline over the same seeds:
+* :func:`paired_compare` compares an init with a baseline over the same seeds:
   wins, ties and losses with a relative tie tolerance, and the two-sided
   Wilcoxon signed-rank test (:func:`scipy.stats.wilcoxon`) when there are at
   least :data:`MIN_WILCOXON_PAIRS` pairs.  Zero differences (identical results,
   common at 100% Tomita accuracy) are kept and split between the two signs
   (``zero_method="zsplit"``): they count as evidence of no difference instead
   of being dropped, which would leave a test on a handful of pairs.
-* :func:`mean_ranks` ranks schemes within each (task, cell, seed), for task
+* :func:`mean_ranks` ranks inits within each (task, cell, seed), for task
   families whose metrics are not on one scale.
 """
 
@@ -43,7 +43,7 @@ class RunRecord:
     suite: str
     task: str
     cell: str
-    scheme: str
+    init: str
     seed: int
     status: str
     metric_name: str
@@ -76,12 +76,12 @@ class RunRecord:
 def load_runs(root: str | os.PathLike) -> tuple[list[RunRecord], list[Path]]:
     """All runs of the sweep at ``root``: the records with a summary, and the failed run dirs.
 
-    A run directory is ``<root>/<suite>/<task>/<cell>/<scheme>/seed<k>``; the
+    A run directory is ``<root>/<suite>/<task>/<cell>/<init>/seed<k>``; the
     finished ones are read, with the packed ones, through
     :func:`eigenrnn.bench.records.iter_records`.  A failed run is a directory
     with ``error.txt``, no ``summary.json`` and no packed record.  A record's
-    ``scheme`` is that directory's name: the scheme, or the name of a
-    variant (:mod:`eigenrnn.bench.variants`) whose ``init`` is its base scheme.
+    ``init`` is that directory's name: the scheme, or the name of a variant
+    (:mod:`eigenrnn.bench.variants`) whose summary's ``init`` is its base scheme.
     """
     from eigenrnn.bench.records import iter_records
 
@@ -93,7 +93,7 @@ def load_runs(root: str | os.PathLike) -> tuple[list[RunRecord], list[Path]]:
         s, parts = run.summary, run.path.split("/")
         try:
             records.append(RunRecord(
-                suite=parts[0], task=s["task"], cell=s["cell"], scheme=parts[3],
+                suite=parts[0], task=s["task"], cell=s["cell"], init=parts[3],
                 seed=int(s["seed"]), status=s["status"], metric_name=s["metric_name"],
                 higher_is_better=bool(s["higher_is_better"]), test_metric=s.get("test_metric"),
                 generalisation_metric=s.get("generalisation_metric"),
@@ -142,9 +142,9 @@ def summarize(values: Iterable[float]) -> Summary:
 
 @dataclass(frozen=True)
 class PairedComparison:
-    """A scheme against a baseline over paired runs (same task, cell and seed).
+    """An init (scheme or variant) against a baseline over paired runs (same task, cell and seed).
 
-    ``wins``/``ties``/``losses`` are from the scheme's point of view over all
+    ``wins``/``ties``/``losses`` are from the init's point of view over all
     ``n_pairs``; a diverged run loses to a finished one and two diverged runs
     tie.  ``p_value`` is the two-sided Wilcoxon signed-rank p-value over the
     ``n_finished`` pairs where both runs finished (zero differences split,
@@ -172,7 +172,7 @@ def paired_compare(
     rtol: float = TIE_RTOL,
     relative: bool = False,
 ) -> PairedComparison:
-    """Compare ``scheme`` with ``baseline`` over ``pairs = [(scheme, baseline), ...]``.
+    """Compare ``init`` with ``baseline`` over ``pairs = [(init, baseline), ...]``.
 
     Two values tie when ``|a - b| <= rtol * max(|a|, |b|)``; otherwise the
     better one (higher, or lower when ``higher_is_better`` is False) wins.
@@ -213,10 +213,10 @@ def paired_compare(
 
 
 def mean_ranks(records: Sequence[RunRecord], metric: str) -> dict[tuple[str, str], Summary]:
-    """Rank schemes (1 = best, ties averaged) within each (task, cell, seed).
+    """Rank inits (1 = best, ties averaged) within each (task, cell, seed).
 
     Diverged runs (and runs without ``metric``) share the worst rank.  Returns
-    ``{(scheme, cell): Summary of its ranks}``.
+    ``{(init, cell): Summary of its ranks}``.
     """
     groups: dict[tuple[str, str, int], list[RunRecord]] = {}
     for r in records:
@@ -228,5 +228,5 @@ def mean_ranks(records: Sequence[RunRecord], metric: str) -> dict[tuple[str, str
         sign = -1.0 if group[0].higher_is_better else 1.0
         keys = [math.inf if r.value(metric) is None else sign * r.value(metric) for r in group]
         for r, rank in zip(group, rankdata(keys)):
-            ranks.setdefault((r.scheme, r.cell), []).append(float(rank))
+            ranks.setdefault((r.init, r.cell), []).append(float(rank))
     return {key: summarize(values) for key, values in ranks.items()}

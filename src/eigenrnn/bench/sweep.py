@@ -44,12 +44,12 @@ class SweepGrid:
         return list(dict.fromkeys(s.suite for s in self.specs))  # grid order: the suites in SUITES order
 
     def exclusion_lines(self) -> list[str]:
-        """One line per (scheme, reason) set aside, as ``eigenrnn bench`` prints them on stderr."""
+        """One line per (init, reason) set aside, as ``eigenrnn bench`` prints them on stderr."""
         lines = []
-        reasons = {(s.scheme, self.excluded[s.path]) for s in self.specs if s.path in self.excluded}
-        for scheme, reason in sorted(reasons):
-            runs = sum(s.scheme == scheme and self.excluded.get(s.path) == reason for s in self.specs)
-            lines.append(f"bench: not running {runs} {scheme} runs, the scheme refuses the model: {reason}")
+        reasons = {(s.init, self.excluded[s.path]) for s in self.specs if s.path in self.excluded}
+        for init, reason in sorted(reasons):
+            runs = sum(s.init == init and self.excluded.get(s.path) == reason for s in self.specs)
+            lines.append(f"bench: not running {runs} {init} runs, the scheme refuses the model: {reason}")
         return lines
 
 
@@ -69,22 +69,22 @@ class SweepOutcome:
         return self.result.errors
 
 
-def sweep_grid(suite: str, profile: str, *, schemes: Sequence[str] | None = None,
+def sweep_grid(suite: str, profile: str, *, inits: Sequence[str] | None = None,
                cells: Sequence[str] | None = None, seeds: int | None = None) -> SweepGrid:
     """The grid of ``suite`` (or ``"all"``) under ``profile``, with its inapplicable runs set aside.
 
     Args:
         suite: a name of :data:`eigenrnn.bench.profiles.SUITES`, or ``"all"``.
         profile: a name of :data:`eigenrnn.bench.profiles.PROFILES`.
-        schemes, cells, seeds: as :func:`eigenrnn.bench.profiles.grid` (default: the profile's).
+        inits, cells, seeds: as :func:`eigenrnn.bench.profiles.grid` (default: the profile's).
 
-    >>> g = sweep_grid("regression", "smoke", schemes=["eigen", "xavier"])
+    >>> g = sweep_grid("regression", "smoke", inits=["eigen", "xavier"])
     >>> len(g.specs), len(g.runnable)
     (4, 4)
     """
     from eigenrnn.bench.runner import inapplicable
 
-    specs = profiles.grid(suite, profile, schemes=None if schemes is None else list(schemes),
+    specs = profiles.grid(suite, profile, inits=None if inits is None else list(inits),
                           cells=None if cells is None else list(cells), seeds=seeds)
     return SweepGrid(suite, profile, specs, inapplicable(specs))
 
@@ -94,7 +94,7 @@ def run_sweep(
     profile: str,
     out: str | os.PathLike,
     *,
-    schemes: Sequence[str] | None = None,
+    inits: Sequence[str] | None = None,
     cells: Sequence[str] | None = None,
     seeds: int | None = None,
     backend=None,
@@ -114,7 +114,7 @@ def run_sweep(
     ``bench.json`` records the session before and after the runs.
 
     Args:
-        suite, profile, schemes, cells, seeds: as :func:`sweep_grid`.
+        suite, profile, inits, cells, seeds: as :func:`sweep_grid`.
         out: the sweep directory (reuse it to resume).
         backend: a :class:`~eigenrnn.bench.backends.LocalBackend` or
             :class:`~eigenrnn.bench.backends.RayBackend`, entered and closed here
@@ -140,7 +140,7 @@ def run_sweep(
         require_tensorboard()
         check_logdir(tensorboard)
     if grid is None:
-        grid = sweep_grid(suite, profile, schemes=schemes, cells=cells, seeds=seeds)
+        grid = sweep_grid(suite, profile, inits=inits, cells=cells, seeds=seeds)
     workers = (os.cpu_count() or 1) if workers is None else workers
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(bad_value("workers", workers, "a positive integer"))
@@ -185,10 +185,11 @@ def write_bench_json(
     """Record the sweep in ``<root>/bench.json``; returns the session start time.
 
     ``bench.json`` holds the profile, for every suite its grid (tasks, cells,
-    schemes, seeds, budget), and one entry per ``eigenrnn bench`` session with
-    its commit, hardware and counts, so that a sweep finished over several
-    sessions says so.  ``excluded`` (from :func:`eigenrnn.bench.runner.inapplicable`) is recorded
-    per suite as ``not_run``, grouped by scheme and reason.  Call it once
+    inits under the key ``schemes``, seeds, budget), and one entry per
+    ``eigenrnn bench`` session with its commit, hardware and counts, so that a
+    sweep finished over several sessions says so.  ``excluded`` (from
+    :func:`eigenrnn.bench.runner.inapplicable`) is recorded per suite as
+    ``not_run``, grouped by init (key ``scheme``) and reason.  Call it once
     before the sweep (``counts=None``) and once after with the counts and the
     ``started`` value the first call returned.  ``backend`` (from a backend's
     ``describe()``, :mod:`eigenrnn.bench.backends`) records where the session ran.
@@ -202,16 +203,17 @@ def write_bench_json(
         )
     for name in sorted({s.suite for s in specs}):
         mine = [s for s in specs if s.suite == name]
+        # The keys "schemes" and "scheme" predate the name init: every existing bench.json has them.
         entry = record["suites"].setdefault(name, {"tasks": [], "cells": [], "schemes": [], "seeds": []})
         for key, values in (("tasks", [s.task for s in mine]), ("cells", [s.cell for s in mine]),
-                            ("schemes", [s.scheme for s in mine]), ("seeds", [s.seed for s in mine])):
+                            ("schemes", [s.init for s in mine]), ("seeds", [s.seed for s in mine])):
             entry[key] = sorted(set(entry[key]) | set(values))
         entry["budget"] = budgets[name]
         not_run: dict[tuple[str, str], dict] = {}
         for spec in mine:
             if spec.path in excluded:
-                group = not_run.setdefault((spec.scheme, excluded[spec.path]), {
-                    "scheme": spec.scheme, "reason": excluded[spec.path], "cells": [], "runs": 0})
+                group = not_run.setdefault((spec.init, excluded[spec.path]), {
+                    "scheme": spec.init, "reason": excluded[spec.path], "cells": [], "runs": 0})
                 group["runs"] += 1
                 group["cells"] = sorted(set(group["cells"]) | {spec.cell})
         entry["not_run"] = list(not_run.values())

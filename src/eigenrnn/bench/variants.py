@@ -269,7 +269,7 @@ def _parse(text: str) -> Variant:
     base = match["base"].strip() if match else text
     known, named = names(), _named()
     if base not in known and base not in named:
-        raise ValueError(bad_value("schemes", base, f"one of {', '.join(known)}, a name of "
+        raise ValueError(bad_value("inits", base, f"one of {', '.join(known)}, a name of "
                                    "eigenrnn.selection.families, or NAME{key=value,...}"))
     variant = named[base] if base in named else Variant(base, base)
     if match is None:
@@ -320,7 +320,7 @@ def canonical_name(base: str, kwargs: Mapping[str, Any]) -> str:
     return base + "{" + ",".join(f"{key}={_format_value(kwargs[key])}" for key in sorted(kwargs)) + "}"
 
 
-def split(value: str, argument: str = "--schemes") -> list[str]:
+def split(value: str, argument: str = "--inits") -> list[str]:
     """Split a comma-separated list of names, keeping the commas inside ``{...}`` and ``[...]``.
 
     >>> split("xavier,eigen{preset=regression,nonnormality=0.5},orthogonal+cal")

@@ -129,7 +129,7 @@ def _tracked(args: argparse.Namespace, path: Path, plain: bool, notes: list[str]
 def _effective(model: nn.Module, inputs: dict, calibrate: str | None) -> list:
     """Per recurrent module: W's and the mean Jacobian's spectra (and after calibration, with ``calibrate``)."""
     from eigenrnn.analysis.effective import effective_spectra
-    from eigenrnn.analysis.report import recurrent_modules
+    from eigenrnn.analysis.overview import recurrent_modules
 
     if calibrate is not None:
         from eigenrnn.calibration import parse_calibrate
@@ -163,7 +163,7 @@ def _write_effective(effective: list, calibrate: str | None, tmp: Path) -> list[
 def run(args: argparse.Namespace) -> int:
     from eigenrnn.analysis.inputs import model_inputs
     from eigenrnn.analysis.loading import check_finite, load_plain_rnn
-    from eigenrnn.analysis.report import analyze, summary_table, write_report
+    from eigenrnn.analysis.overview import analyze, summary_table, write_report
     from eigenrnn.io import atomic_directory
 
     _check_args(args)

@@ -15,12 +15,12 @@ from eigenrnn.selection.suites import SUITES as SELECTION_SUITES
 def register(sub) -> None:
     parser = sub.add_parser(
         "bench",
-        help="run the initializer benchmark grid (task x cell x scheme x seed)",
+        help="run the initializer benchmark grid (task x cell x init x seed)",
         description=(
-            "Train every run of the grid task x cell x scheme x seed of a suite into "
-            "OUT/<suite>/<task>/<cell>/<scheme>/seed<k>/, over a pool of worker processes. "
+            "Train every run of the grid task x cell x init x seed of a suite into "
+            "OUT/<suite>/<task>/<cell>/<init>/seed<k>/, over a pool of worker processes. "
             "Finished runs are skipped and interrupted ones resumed on a rerun. "
-            "Every scheme gets the profile's budget; see --dry-run for the table."
+            "Every init gets the profile's budget; see --dry-run for the table."
         ),
     )
     parser.add_argument("--suite", required=True, choices=(*profiles.SUITES, "all", *SELECTION_SUITES),
@@ -31,16 +31,16 @@ def register(sub) -> None:
     parser.add_argument("--workers", type=int, default=None,
                         help="worker processes, --threads torch threads each (default: the number of cores; "
                         "with one GPU, about 4); with --backend ray and no --address, the CPUs of the local Ray instance")
-    parser.add_argument("--schemes", default=None,
-                        help="comma-separated schemes or variants, e.g. xavier,eigen:horizon,orthogonal+cal,"
-                        "xavier{gain=2} (see docs/TRAINING.md; default: every scheme plus the chrono "
-                        "baseline xavier+chrono where this version supports it)")
+    parser.add_argument("--inits", "--schemes", dest="inits", default=None,
+                        help="comma-separated inits (schemes or variants), e.g. xavier,eigen:horizon,orthogonal+cal,"
+                        "xavier{gain=2} (see docs/TRAINING.md; --schemes is an older spelling; default: every "
+                        "scheme plus the chrono baseline xavier+chrono where this version supports it)")
     parser.add_argument("--cells", default=None, help="comma-separated cells among rnn,lstm,gru "
                         "(default: the profile's)")
     parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the profile's)")
     backends.add_arguments(parser)
     parser.add_argument("--tensorboard", default=None, metavar="DIR",
-                        help="write a TensorBoard log per run to DIR/<suite>/<task>/<cell>/<scheme>/seed<k>/ "
+                        help="write a TensorBoard log per run to DIR/<suite>/<task>/<cell>/<init>/seed<k>/ "
                         "(needs the tensorboard extra) (default: none)")
     parser.add_argument("--instrument", default=None, metavar="FILE.json",
                         help="selection-dev/-heldout: the lr and clip per task and cell, from eigenrnn select "
@@ -71,8 +71,8 @@ def run(args) -> int:
         grid = SweepGrid(args.suite, args.profile, specs, inapplicable(specs), budgets=selection_budgets)
     else:
         _refuse_selection_options(args)
-        chosen = None if args.schemes is None else variants.split(args.schemes, "--schemes")
-        grid = sweep_grid(args.suite, args.profile, schemes=chosen, cells=_split(args.cells, "--cells"),
+        chosen = None if args.inits is None else variants.split(args.inits, "--inits")
+        grid = sweep_grid(args.suite, args.profile, inits=chosen, cells=_split(args.cells, "--cells"),
                           seeds=args.seeds)
     workers = (os.cpu_count() or 1) if args.workers is None else args.workers
     if workers < 1:
@@ -107,8 +107,8 @@ def _selection_grid(args):
     """The runs of a selection-study suite and its budgets per suite directory (for bench.json)."""
     from eigenrnn.selection import rule, suites
 
-    if args.schemes is not None:
-        raise ValueError(bad_value("--schemes", args.schemes, "not given with a selection suite "
+    if args.inits is not None:
+        raise ValueError(bad_value("--inits", args.inits, "not given with a selection suite "
                                    "(its configurations are the families' grids; restrict them with --families)"))
     instrument = None if args.instrument is None else rule.read_decision(args.instrument, "--instrument")
     chosen = None if args.chosen is None else rule.read_decision(args.chosen, "--chosen")
@@ -139,11 +139,11 @@ def _variant_lines(specs) -> list[str]:
     """What each variant resolves to per task (the init fields its config.json will hold)."""
     fields = ("init", "init_kwargs", "calibrate")
     seen = {}
-    for s in specs:
-        if s.scheme != s.config["init"] or s.config["init_kwargs"]:
-            seen.setdefault((s.scheme, s.task), {k: s.config[k] for k in fields if k in s.config})
-    return [f"variant {scheme} on {task}: " + ", ".join(f"{k}={v!r}" for k, v in init.items())
-            for (scheme, task), init in seen.items()]
+    for s in specs:  # a plain scheme's config["init"] is its own name, with no keyword arguments
+        if s.init != s.config["init"] or s.config["init_kwargs"]:
+            seen.setdefault((s.init, s.task), {k: s.config[k] for k in fields if k in s.config})
+    return [f"variant {init} on {task}: " + ", ".join(f"{k}={v!r}" for k, v in resolved.items())
+            for (init, task), resolved in seen.items()]
 
 
 def _split(value: str | None, argument: str) -> list[str] | None:

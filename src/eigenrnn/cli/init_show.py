@@ -23,8 +23,9 @@ def register(sub) -> None:
         description="Initialize one recurrent layer with a scheme, print the spectral radius of every "
         "gate block and plot all eigenvalues on the complex plane with the unit circle.",
     )
-    parser.add_argument("--scheme", required=True, choices=LazyChoices(_schemes), metavar="SCHEME",
-                        help="initialization scheme: %(choices)s (required)")
+    parser.add_argument("--init", "--scheme", dest="init", required=True, choices=LazyChoices(_schemes),
+                        metavar="SCHEME", help="initialization scheme: %(choices)s (required; --scheme is an "
+                        "older spelling)")
     parser.add_argument("--size", type=int, default=64, help="hidden size H (default 64)")
     parser.add_argument("--cell", choices=CELLS, default="gru", help="cell whose recurrent blocks are initialized")
     parser.add_argument("--seed", type=int, default=0, help="seed of the initializer's generator")
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     from eigenrnn.rnn import CLASSES
 
     module = CLASSES[args.cell](1, args.size)
-    init_rnn(module, args.scheme, generator=torch.Generator().manual_seed(args.seed), **extra)
+    init_rnn(module, args.init, generator=torch.Generator().manual_seed(args.seed), **extra)
 
     from eigenrnn.analysis.plots import plot_eigenvalues, save_figure
 
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         lam = torch.linalg.eigvals(block.matrix().detach().double())
         eigenvalues[f"gate {block.gate}"] = lam
         print(f"{block.key:<12} {float(lam.abs().max()):>16.4f}")
-    figure = plot_eigenvalues(eigenvalues, title=f"{args.scheme} init, {args.cell.upper()}-{args.size}")
+    figure = plot_eigenvalues(eigenvalues, title=f"{args.init} init, {args.cell.upper()}-{args.size}")
     save_figure(figure, args.out)
     print(f"saved {args.out}")
     return 0
@@ -97,7 +98,7 @@ def _run_on_task(args: argparse.Namespace, extra: dict) -> int:
     if task.kind == "seq2seq":
         raise ValueError(f"--task: got {args.task!r}; expected a task with one recurrent core (not multi30k)")
     model = SequenceModel(
-        task.input_spec, task.output_size, cell=args.cell, hidden=args.size, init=args.scheme,
+        task.input_spec, task.output_size, cell=args.cell, hidden=args.size, init=args.init,
         init_kwargs=extra, readout=task.readout, generator=torch.Generator().manual_seed(args.seed),
     )
     with torch.no_grad():
@@ -109,7 +110,7 @@ def _run_on_task(args: argparse.Namespace, extra: dict) -> int:
         lam = torch.linalg.eigvals(block.matrix().detach().double())
         eigenvalues[f"gate {block.gate}"] = lam
         print(f"{block.key:<12} {float(lam.abs().max()):>16.4f}")
-    save_figure(plot_eigenvalues(eigenvalues, title=f"{args.scheme} init, {args.cell.upper()}-{args.size}"), args.out)
+    save_figure(plot_eigenvalues(eigenvalues, title=f"{args.init} init, {args.cell.upper()}-{args.size}"), args.out)
     print(f"\neffective spectrum on {args.batch} example inputs of {args.task} (seed {args.seed}):")
     print(f"{'layer':<8} {'rho(W)':>8} {'rho(J)':>8}" + ("  calibrated: c, rho(W), rho(J)" if calibration else ""))
     for s in spectra:
@@ -122,7 +123,7 @@ def _run_on_task(args: argparse.Namespace, extra: dict) -> int:
         print(f"calibration: {calibration['quantity']} -> {calibration['target']}, achieved {calibration['achieved']}, "
               f"{calibration['evaluations']} evaluations, converged {calibration['converged']}")
     effective_out = args.out.with_name(args.out.stem + "_effective.png")
-    title = f"{args.scheme} init, {args.cell.upper()}-{args.size} on {args.task}"
+    title = f"{args.init} init, {args.cell.upper()}-{args.size} on {args.task}"
     save_figure(plot_effective(spectra[0], title=title), effective_out)
     print(f"saved {args.out} and {effective_out}")
     return 0

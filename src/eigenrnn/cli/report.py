@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from eigenrnn.bench import stats
-from eigenrnn.bench.report import REFERENCE, write_report
+from eigenrnn.bench.tables import REFERENCE, write_report
 from eigenrnn.errors import bad_value
 
 
@@ -13,7 +13,7 @@ def register(sub) -> None:
         help="summarise a benchmark directory as markdown, JSON and figures",
         description=(
             "Read every run of an `eigenrnn bench` directory and write OUT/report.md "
-            "(mean ± std (n) per scheme and cell, steps to target, divergences, eigen vs "
+            "(mean ± std (n) per init and cell, steps to target, divergences, eigen vs "
             "each baseline over the same seeds with a Wilcoxon signed-rank test), "
             "OUT/report.json and OUT/figures/*.png."
         ),
@@ -23,7 +23,7 @@ def register(sub) -> None:
     parser.add_argument("--force", action="store_true",
                         help="replace an earlier `eigenrnn report` output at --out (default: refuse it)")
     parser.add_argument("--reference", default=REFERENCE,
-                        help=f"scheme or variant paired against every other, e.g. eigen:horizon+cal "
+                        help=f"init (scheme or variant) paired against every other, e.g. eigen:horizon+cal "
                         f"(default {REFERENCE})")
     parser.add_argument("--tie-rtol", type=float, default=stats.TIE_RTOL,
                         help=f"relative difference counted as a tie (default {stats.TIE_RTOL})")

@@ -45,7 +45,7 @@ def compare_heldout(records: Iterable[RunRecord], chosen: Mapping[str, Any]) -> 
             by_config = roles(chosen, cell)
             summary = {}
             for name, what in by_config.items():
-                rs = [r for r in mine if r.scheme == name]
+                rs = [r for r in mine if r.init == name]
                 values = [r.value("test_metric") for r in rs if r.value("test_metric") is not None]
                 s = stats.summarize(values)
                 summary[name] = {"roles": what, "mean": s.mean, "std": s.std, "n": s.n, "runs": len(rs),
@@ -72,8 +72,8 @@ def compare_heldout(records: Iterable[RunRecord], chosen: Mapping[str, Any]) -> 
 
 
 def _pairs(runs: list[RunRecord], a: str, b: str) -> list[tuple[float | None, float | None]]:
-    left = {r.seed: r.value("test_metric") for r in runs if r.scheme == a}
-    right = {r.seed: r.value("test_metric") for r in runs if r.scheme == b}
+    left = {r.seed: r.value("test_metric") for r in runs if r.init == a}
+    right = {r.seed: r.value("test_metric") for r in runs if r.init == b}
     return [(left[s], right[s]) for s in sorted(set(left) & set(right))]
 
 

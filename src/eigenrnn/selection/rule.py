@@ -202,8 +202,8 @@ def mean_ranks(records: Sequence[RunRecord], names: Sequence[str], cell: str) ->
     """
     by_group: dict[tuple[str, int], dict[str, RunRecord]] = {}
     for r in records:
-        if r.cell == cell and r.scheme in names:
-            by_group.setdefault((task_key(r), r.seed), {})[r.scheme] = r
+        if r.cell == cell and r.init in names:
+            by_group.setdefault((task_key(r), r.seed), {})[r.init] = r
     out = {n: {"ranks": [], "missing": 0, "collapsed": 0} for n in names}
     for group in by_group.values():
         higher = next(iter(group.values())).higher_is_better

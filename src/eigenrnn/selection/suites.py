@@ -1,7 +1,7 @@
 """The three benchmark suites of the selection study, under a ``smoke`` and a ``cpu`` profile.
 
 * ``selection-instrument`` -- the learning-rate x clipping grid, run by the
-  textbook baselines (:data:`INSTRUMENT_SCHEMES`) on every development and
+  textbook baselines (:data:`INSTRUMENT_INITS`) on every development and
   held-out task except Multi30k; :func:`eigenrnn.selection.rule.choose_instrument`
   picks one setting per task and cell, the same for every family.
 * ``selection-dev`` -- every family's K configurations
@@ -37,7 +37,7 @@ PROFILES = ("smoke", "cpu")
 CELLS = ("rnn", "lstm", "gru")
 
 #: The textbook baselines that choose the instrument (published settings, own input weights).
-INSTRUMENT_SCHEMES = ("xavier", "kaiming", "orthogonal")
+INSTRUMENT_INITS = ("xavier", "kaiming", "orthogonal")
 
 # Every Tomita run ends once it classifies every training string (the task's target, 100 %
 # training accuracy, checked at each epoch end): the same stopping rule for every family,
@@ -149,8 +149,6 @@ def grid(
         complete TrainConfig dict (minus ``out``), so each run's
         ``config.json`` rebuilds it.
     """
-    from eigenrnn.bench import variants
-
     _check("suite", suite, SUITES)
     _check("profile", profile, PROFILES)
     chosen_families = fam.FAMILIES if families is None else tuple(families)
@@ -160,51 +158,68 @@ def grid(
         _check("cells", name, CELLS)
     if seeds is not None and (isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1):
         raise ValueError(bad_value("seeds", seeds, "a positive integer"))
-
-    specs: list[RunSpec] = []
-
-    def add(suite_dir: str, key: str, budget: Budget, cell: str, names: Sequence[str], n_seeds: int,
-            override: Mapping[str, Any]) -> None:
-        task = budget.tasks[0]
-        base = {**budget.config(task), **override}
-        horizon = _horizon(task, base["task_options"])
-        for name in dict.fromkeys(names):
-            variant = variants.parse(name)
-            variant.check_supported()
-            for seed in range(n_seeds):
-                config = {**base, "task": task, "cell": cell, **variant.resolve(horizon), "seed": seed}
-                specs.append(RunSpec(suite_dir, key, cell, variant.name, seed, config))
-
-    def run_cells(budget: Budget) -> tuple[str, ...]:
-        return budget.cells if cells is None else tuple(c for c in budget.cells if c in cells)
-
     if suite == "selection-instrument":
-        setting = INSTRUMENT[profile]
-        entries = {**tasks("dev", profile), **tasks("heldout", profile)}
-        for lr_factor in setting["lr_factors"]:
-            for clip in setting["clips"]:
-                for key, budget in entries.items():
-                    if budget.tasks[0] in NOT_SWEPT:
-                        continue
-                    for cell in run_cells(budget):
-                        add(instrument_dir(lr_factor, clip), key, budget, cell, INSTRUMENT_SCHEMES,
-                            seeds or setting["seeds"], {"lr": budget.lr * lr_factor, "clip": clip})
-        return specs
-
+        return _instrument_grid(profile, cells, seeds)
     if instrument is None:
         raise ValueError(bad_value("instrument", None, f"the instrument file (eigenrnn select instrument) for {suite}"))
     stage = "dev" if suite == "selection-dev" else "heldout"
     if stage == "heldout" and chosen is None:
         raise ValueError(bad_value("chosen", None, "the chosen-configurations file (eigenrnn select choose) "
                                    "for selection-heldout"))
+    return _stage_grid(stage, profile, instrument, chosen, chosen_families, cells, seeds)
+
+
+def _instrument_grid(profile: str, cells: Sequence[str] | None, seeds: int | None) -> list[RunSpec]:
+    """The selection-instrument runs: every lr factor x clip x task (but :data:`NOT_SWEPT`) x cell."""
+    setting = INSTRUMENT[profile]
+    entries = {**tasks("dev", profile), **tasks("heldout", profile)}
+    specs: list[RunSpec] = []
+    for lr_factor in setting["lr_factors"]:
+        for clip in setting["clips"]:
+            for key, budget in entries.items():
+                if budget.tasks[0] in NOT_SWEPT:
+                    continue
+                for cell in _run_cells(budget, cells):
+                    specs += _runs(instrument_dir(lr_factor, clip), key, budget, cell, INSTRUMENT_INITS,
+                                   seeds or setting["seeds"], {"lr": budget.lr * lr_factor, "clip": clip})
+    return specs
+
+
+def _stage_grid(stage: str, profile: str, instrument: Mapping[str, Any], chosen: Mapping[str, Any] | None,
+                families: Sequence[str], cells: Sequence[str] | None, seeds: int | None) -> list[RunSpec]:
+    """The dev or held-out runs: per task and cell, the families' configurations at the chosen instrument."""
+    specs: list[RunSpec] = []
     for key, budget in tasks(stage, profile).items():
-        for cell in run_cells(budget):
+        for cell in _run_cells(budget, cells):
             if stage == "dev":
-                names = [n for f in fam.families_for(cell) if f in chosen_families
+                names = [n for f in fam.families_for(cell) if f in families
                          for n in (*fam.configs(f), fam.input_probe(f))]
             else:
-                names = heldout_configs(chosen, cell, chosen_families)
-            add(stage, key, budget, cell, names, seeds or budget.seeds, _instrument_for(instrument, key, cell, budget))
+                names = heldout_configs(chosen, cell, families)
+            specs += _runs(stage, key, budget, cell, names, seeds or budget.seeds,
+                           _instrument_for(instrument, key, cell, budget))
+    return specs
+
+
+def _run_cells(budget: Budget, cells: Sequence[str] | None) -> tuple[str, ...]:
+    return budget.cells if cells is None else tuple(c for c in budget.cells if c in cells)
+
+
+def _runs(suite_dir: str, key: str, budget: Budget, cell: str, inits: Sequence[str], n_seeds: int,
+          override: Mapping[str, Any]) -> list[RunSpec]:
+    """The runs of one task entry and cell: each of ``inits`` (once) x seeds ``0 .. n_seeds-1``."""
+    from eigenrnn.bench import variants
+
+    task = budget.tasks[0]
+    base = {**budget.config(task), **override}
+    horizon = _horizon(task, base["task_options"])
+    specs = []
+    for name in dict.fromkeys(inits):
+        variant = variants.parse(name)
+        variant.check_supported()
+        for seed in range(n_seeds):
+            config = {**base, "task": task, "cell": cell, **variant.resolve(horizon), "seed": seed}
+            specs.append(RunSpec(suite_dir, key, cell, variant.name, seed, config))
     return specs
 
 
@@ -229,7 +244,7 @@ def budgets(suite: str, profile: str) -> dict[str, Any]:
     if suite == "selection-instrument":
         entries = {**tasks("dev", profile), **tasks("heldout", profile)}
         return {"instrument": {k: list(v) if isinstance(v, tuple) else v for k, v in INSTRUMENT[profile].items()},
-                "schemes": list(INSTRUMENT_SCHEMES),
+                "schemes": list(INSTRUMENT_INITS),  # the key predates the name init; bench.json keeps it
                 "tasks": {k: asdict(b) for k, b in entries.items() if b.tasks[0] not in NOT_SWEPT}}
     stage = "dev" if suite == "selection-dev" else "heldout"
     return {"tasks": {k: asdict(b) for k, b in tasks(stage, profile).items()}}

@@ -170,7 +170,7 @@ def study_grid(profile: str) -> list[RunSpec]:
                         "seed": seed,
                         "track_spectrum_every": p.track_every,
                     }
-                    specs.append(RunSpec(suite="study", task=task, cell=cell, scheme=init, seed=seed, config=config))
+                    specs.append(RunSpec(suite="study", task=task, cell=cell, init=init, seed=seed, config=config))
     return specs
 
 
@@ -239,7 +239,7 @@ def read_run(root: Path, spec: RunSpec, *, apply_thresholds: bool = True) -> Run
         task=spec.task,
         task_type=task_type(spec.task),
         cell=spec.cell,
-        init=spec.scheme,
+        init=spec.init,
         seed=spec.seed,
         test_metric=metric,
         well_trained=summary.get("status") == "finished" and (not apply_thresholds or THRESHOLDS[spec.task].met(metric)),

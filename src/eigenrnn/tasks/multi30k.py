@@ -22,6 +22,9 @@ joint German+English vocabulary, trained on the training pairs only.  The
 ``Metaspace`` pre-tokenizer keeps spaces as a word-initial marker, so decoding
 restores the original spacing: BLEU is computed by sacreBLEU on detokenised
 text against the raw references, as the standard evaluation requires.
+
+The task adapter (:data:`FACTORY`) serves the translation as task
+``multi30k``: seq2seq, scored by the BLEU of decoded translations.
 """
 
 from __future__ import annotations
@@ -32,16 +35,16 @@ import zlib
 from pathlib import Path
 from typing import Iterable, Sequence
 
-import sacrebleu
 import torch
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
 from eigenrnn.errors import DataError, bad_value, check_int
 from eigenrnn.io import atomic_write_text
+from eigenrnn.models import InputSpec
+from eigenrnn.tasks.base import DATA_SPLITS, SequenceDataset, Task, TaskData, TaskFactory, split_seed, subsample
 from eigenrnn.tasks.download import cache_dir, default_data_dirs, fetch, sha256_file
 
 __all__ = [
-    "SPLITS",
     "SIZES",
     "FILES",
     "SHA256",
@@ -58,9 +61,11 @@ __all__ = [
     "encode_batch",
     "decode_ids",
     "corpus_bleu",
+    "encode_pairs",
+    "special_ids",
+    "FACTORY",
 ]
 
-SPLITS = ("train", "val", "test")
 SIZES = {"train": 29_000, "val": 1_014, "test": 1_000}
 FILES = {"train": "train", "val": "val", "test": "test_2016_flickr"}
 SHA256 = {
@@ -154,8 +159,8 @@ def load(split: str, data_dir: str | os.PathLike | None = None, *, download: boo
         DataError: missing, corrupt or misaligned files (naming them, where it
             looked and how to obtain them).
     """
-    if split not in SPLITS:
-        raise ValueError(bad_value("split", split, f"one of {', '.join(map(repr, SPLITS))}"))
+    if split not in DATA_SPLITS:
+        raise ValueError(bad_value("split", split, f"one of {', '.join(map(repr, DATA_SPLITS))}"))
     de_path, en_path = _resolve(split, data_dir, download)
     de, en = _read_lines(de_path), _read_lines(en_path)
     if len(de) != len(en):
@@ -289,9 +294,93 @@ def corpus_bleu(hypotheses: Sequence[str], references: Sequence[str]) -> float:
     >>> corpus_bleu(["A man rides a bike ."], ["A man rides a bike ."])
     100.00000000000004
     """
+    import sacrebleu  # here, not at the top: importing it costs a tenth of a second
+
     hypotheses, references = list(hypotheses), list(references)
     if len(hypotheses) != len(references):
         raise ValueError(bad_value("hypotheses", f"{len(hypotheses)} sentences", f"as many as references ({len(references)})"))
     if not hypotheses:
         raise ValueError(bad_value("hypotheses", hypotheses, "at least one sentence"))
     return float(sacrebleu.corpus_bleu(hypotheses, [references]).score)
+
+
+# --------------------------------------------------------------------------- the task adapter
+
+
+def _build(task: Task, seed: int, sizes: dict[str, int | None], tokenizer: Tokenizer | None = None) -> TaskData:
+    o = task.options
+    pairs = {}
+    for name in DATA_SPLITS:
+        split = load(name, data_dir=o["data_dir"])
+        index = subsample(len(split), sizes[name], split_seed(seed, name))
+        pairs[name] = split if index is None else [split[i] for i in index.tolist()]
+    if tokenizer is None:
+        # The tokenizer sees the (possibly subsampled) training split only.
+        tokenizer = train_tokenizer(pairs["train"], vocab_size=o["vocab_size"])
+    return encode_pairs(tokenizer, pairs, o["max_len"])
+
+
+def encode_pairs(tokenizer: Tokenizer, pairs: dict[str, list[tuple[str, str]]], max_len: int) -> TaskData:
+    """Encode ``(de, en)`` pairs (split name -> pairs) with a trained tokenizer into seq2seq splits.
+
+    Sources end with EOS; targets are ``BOS ... EOS`` (the decoder reads
+    ``y[:-1]`` and predicts ``y[1:]``).  Sentences are cut at ``max_len`` tokens.
+    """
+    specials = special_ids(tokenizer)
+    splits = {}
+    for name, split in pairs.items():
+        src, src_len = encode_batch(tokenizer, [de for de, _ in split], add_bos=False, add_eos=True, max_len=max_len)
+        tgt, tgt_len = encode_batch(tokenizer, [en for _, en in split], add_bos=True, add_eos=True, max_len=max_len)
+        refs = tuple(en for _, en in split)
+        splits[name] = SequenceDataset(src, tgt, lengths=src_len, y_lengths=tgt_len, y_time_first=True, refs=refs)
+    vocab = int(tokenizer.get_vocab_size())
+    return TaskData(splits, InputSpec("tokens", vocab, padding_idx=specials["pad"]), vocab, tokenizer, specials)
+
+
+def special_ids(tokenizer: Tokenizer) -> dict[str, int]:
+    """The ids of ``<pad>``, ``<bos>``, ``<eos>`` and ``<unk>`` in a Multi30k tokenizer."""
+    specials = {}
+    for key in ("pad", "bos", "eos", "unk"):
+        token_id = tokenizer.token_to_id(f"<{key}>")
+        if token_id is None:
+            raise ValueError(bad_value("tokenizer", f"a vocabulary without <{key}>", "a Multi30k tokenizer"))
+        specials[key] = int(token_id)
+    return specials
+
+
+def _examples(task: Task, n: int, seed: int, tokenizer: Tokenizer) -> torch.Tensor:
+    pairs = load("val", data_dir=task.options["data_dir"])
+    index = torch.randperm(len(pairs), generator=torch.Generator().manual_seed(seed))[:n].tolist()
+    # Cut to the shortest chosen sentence so the batch has no padding.
+    src, lengths = encode_batch(tokenizer, [pairs[i][0] for i in index], add_bos=False, add_eos=False)
+    return src[: int(lengths.min())]
+
+
+def _bleu(tokenizer: Tokenizer, ids: Sequence[Sequence[int]], refs: Sequence[str]) -> float:
+    return float(corpus_bleu([decode_ids(tokenizer, row) for row in ids], refs))
+
+
+def _task(data_dir: str | None = None, vocab_size: int = 8000, max_len: int = 64) -> Task:
+    options = {"data_dir": data_dir, "vocab_size": check_int("vocab_size", vocab_size), "max_len": check_int("max_len", max_len)}
+    return Task(
+        name="multi30k",
+        kind="seq2seq",
+        input_spec=InputSpec("tokens", vocab_size, padding_idx=0),
+        output_size=vocab_size,
+        readout="every",
+        loss="cross_entropy",
+        metric="bleu",
+        higher_is_better=True,
+        target=20.0,
+        target_split="val",
+        sizes=tuple(SIZES[name] for name in DATA_SPLITS),
+        options=options,
+        horizon=max_len,
+        _builder=_build,
+        _examples=_examples,
+        _decoded_metric=_bleu,
+    )
+
+
+#: ``multi30k`` (options ``data_dir``, ``vocab_size``, ``max_len``): German to English, scored by BLEU.
+FACTORY = TaskFactory(_task, kind="seq2seq", inputs="tokens")

@@ -7,17 +7,28 @@
 
 Each function draws from a private ``torch.Generator`` seeded with ``seed``;
 nothing touches the global random state.
+
+The task adapters (:data:`ADDING`, :data:`COPY`, :data:`SINE`,
+:data:`MACKEY_GLASS`) serve them as the tasks ``adding``, ``copy``, ``sine``
+and ``mackey-glass``; each split is generated from its own seed.
+
+>>> COPY(delay=50, copy_len=10).horizon
+70
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
 
 from eigenrnn.errors import bad_value, check_int
+from eigenrnn.models import InputSpec
+from eigenrnn.tasks.base import DATA_SPLITS, SequenceDataset, Task, TaskData, TaskFactory, split_seed
 
 __all__ = [
     "adding",
@@ -28,6 +39,10 @@ __all__ = [
     "sine_mixture",
     "mackey_glass",
     "mackey_glass_series",
+    "ADDING",
+    "COPY",
+    "SINE",
+    "MACKEY_GLASS",
 ]
 
 
@@ -326,3 +341,73 @@ def mackey_glass(
     offsets = torch.randint(0, series_length - length, (n,), generator=g)
     windows = series[offsets.view(1, -1) + torch.arange(length + 1).view(-1, 1)]
     return _next_step(windows)
+
+
+# --------------------------------------------------------------------------- the task adapters
+
+Generate = Callable[..., tuple[torch.Tensor, torch.Tensor]]  # (n, seed=...) -> (x, y)
+
+
+def _build(generate: Generate, task: Task, seed: int, sizes: dict[str, int | None]) -> TaskData:
+    defaults = dict(zip(DATA_SPLITS, task.sizes))
+    splits = {}
+    for name in DATA_SPLITS:
+        x, y = generate(sizes[name] or defaults[name], seed=split_seed(seed, name))
+        splits[name] = SequenceDataset(x, y, y_time_first=task.readout == "every")
+    return TaskData(splits, task.input_spec, task.output_size)
+
+
+def _examples(generate: Generate, task: Task, n: int, seed: int) -> torch.Tensor:
+    return generate(n, seed=seed)[0]
+
+
+def _task(name: str, generate: Generate, options: dict, horizon: int, **fields) -> Task:
+    """A generated task: ``fields`` are the :class:`Task` fields that differ between them."""
+    return Task(name=name, target_split="val", sizes=(10_000, 1_000, 1_000), options=options, horizon=horizon,
+                _builder=functools.partial(_build, generate), _examples=functools.partial(_examples, generate), **fields)
+
+
+def _regression(name: str, generate: Generate, options: dict, readout: str, features: int, target: float) -> Task:
+    return _task(name, generate, options, options["length"], kind="regression", input_spec=InputSpec("features", features),
+                 output_size=1, readout=readout, loss="mse", metric="mse", higher_is_better=False, target=target)
+
+
+def _adding_task(length: int = 100) -> Task:
+    # Always answering 1 scores MSE 1/6 (the variance of a sum of two U(0,1));
+    # 0.01 is the usual "solved" line (Le et al. 2015 plot MSE against it).
+    options = {"length": check_int("length", length)}
+    return _regression("adding", functools.partial(adding, length=length), options, "last", 2, 0.01)
+
+
+def _sine_task(length: int = 100) -> Task:
+    options = {"length": check_int("length", length)}
+    return _regression("sine", functools.partial(sine_mixture, length=length), options, "every", 1, 1e-3)
+
+
+def _mackey_glass_task(length: int = 100, tau: int = 17) -> Task:
+    options = {"length": check_int("length", length), "tau": check_int("tau", tau)}
+    return _regression("mackey-glass", functools.partial(mackey_glass, length=length, tau=tau), options, "every", 1, 1e-3)
+
+
+def _copy_task(delay: int = 100, n_symbols: int = 8, copy_len: int = 10) -> Task:
+    options = {
+        "delay": check_int("delay", delay),
+        "n_symbols": check_int("n_symbols", n_symbols),
+        "copy_len": check_int("copy_len", copy_len),
+    }
+    # Inputs and targets share the token ids: data symbols, blank and delimiter.
+    vocab = copy_memory_vocab(n_symbols).vocab_size
+    generate = functools.partial(copy_memory, delay=delay, n_symbols=n_symbols, copy_len=copy_len)
+    return _task("copy", generate, options, delay + 2 * copy_len, kind="classification",
+                 input_spec=InputSpec("tokens", vocab), output_size=vocab, readout="every", loss="cross_entropy",
+                 metric="accuracy", higher_is_better=True, target=0.99, score_last=copy_len)
+
+
+#: ``adding`` (option ``length``): the sum of the two marked values, read at the last step.
+ADDING = TaskFactory(_adding_task, kind="regression", inputs="features")
+#: ``sine`` (option ``length``): next-step prediction at every step.
+SINE = TaskFactory(_sine_task, kind="regression", inputs="features")
+#: ``mackey-glass`` (options ``length``, ``tau``): next-step prediction at every step.
+MACKEY_GLASS = TaskFactory(_mackey_glass_task, kind="regression", inputs="features")
+#: ``copy`` (options ``delay``, ``n_symbols``, ``copy_len``): recall scored on the last ``copy_len`` steps.
+COPY = TaskFactory(_copy_task, kind="classification", inputs="tokens")

@@ -34,10 +34,14 @@ odd lengths; T5 accepts no string of odd length).
 
 Every draw uses its own ``random.Random`` seeded from ``(k, seed, length)``,
 so a length's strings do not depend on which other lengths are requested.
+
+The task adapter (:func:`task_factory`) serves grammar ``k`` as task
+``tomita<k>``: classification of the encoded strings, read at their true end.
 """
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass
 from typing import Iterable, Sequence
@@ -45,24 +49,12 @@ from typing import Iterable, Sequence
 import torch
 
 from eigenrnn.errors import bad_value, check_int
+from eigenrnn.models import InputSpec
+from eigenrnn.tasks.base import TASK_SPLITS, SequenceDataset, Task, TaskData, TaskFactory, split_seed, subsample
 
 __all__ = [
-    "GRAMMARS",
-    "DESCRIPTIONS",
-    "DEFAULT_TRAIN_LENGTHS",
-    "GENERALISATION_LENGTHS",
-    "ZERO",
-    "ONE",
-    "PAD",
-    "BOS",
-    "VOCAB_SIZE",
-    "DFA",
-    "dfa",
-    "accepts",
-    "count",
-    "generate",
-    "splits",
-    "encode",
+    "GRAMMARS", "DESCRIPTIONS", "DEFAULT_TRAIN_LENGTHS", "GENERALISATION_LENGTHS", "ZERO", "ONE", "PAD", "BOS",
+    "VOCAB_SIZE", "DFA", "dfa", "accepts", "count", "generate", "splits", "encode", "task_factory",
 ]
 
 GRAMMARS = (1, 2, 3, 4, 5, 6, 7)
@@ -377,3 +369,58 @@ def encode(strings: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
         if string:
             tokens[1 : len(string) + 1, b] = torch.tensor([c == "1" for c in string], dtype=torch.long)
     return tokens, lengths
+
+
+# --------------------------------------------------------------------------- the task adapter
+
+
+def _dataset(pairs: list[tuple[str, int]]) -> SequenceDataset:
+    tokens, lengths = encode([s for s, _ in pairs])
+    labels = torch.tensor([label for _, label in pairs], dtype=torch.long)
+    return SequenceDataset(tokens, labels, lengths=lengths)
+
+
+def _build(task: Task, seed: int, sizes: dict[str, int | None]) -> TaskData:
+    per_length = task.options["per_length"]
+    raw = splits(task.options["grammar"], seed, **({} if per_length is None else {"per_length": per_length}))
+    built = {}
+    for name in TASK_SPLITS:
+        data = _dataset(raw[name])
+        # The generalisation split is never subsampled: it is the whole length-generalisation test.
+        index = None if name == "generalisation" else subsample(len(data), sizes[name], split_seed(seed, name))
+        built[name] = data if index is None else data.take(index)
+    return TaskData(built, task.input_spec, task.output_size)
+
+
+def _examples(task: Task, n: int, seed: int) -> torch.Tensor:
+    # One length so the batch has no padding; the longest training length.
+    pairs = generate(task.options["grammar"], [max(DEFAULT_TRAIN_LENGTHS)], n, seed)
+    return encode([s for s, _ in pairs[:n]])[0]
+
+
+def _task(k: int, per_length: int | None = None) -> Task:
+    if per_length is not None:
+        check_int("per_length", per_length)
+    return Task(
+        name=f"tomita{k}",
+        kind="classification",
+        input_spec=InputSpec("tokens", VOCAB_SIZE, padding_idx=PAD),
+        output_size=2,
+        readout="last",
+        loss="cross_entropy",
+        metric="accuracy",
+        higher_is_better=True,
+        target=1.0,
+        target_split="train",
+        sizes=(0, 0, 0),  # whatever splits() generates
+        options={"grammar": k, "per_length": per_length},
+        horizon=max(DEFAULT_TRAIN_LENGTHS) + 1,  # encode() leads every string with BOS
+        _builder=_build,
+        _examples=_examples,
+    )
+
+
+def task_factory(k: int) -> TaskFactory:
+    """The factory of task ``tomita<k>``; its one option is ``per_length`` (:func:`splits`, default 100)."""
+    _check_k(k)
+    return TaskFactory(functools.partial(_task, k), kind="classification", inputs="tokens")

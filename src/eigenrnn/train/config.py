@@ -70,14 +70,15 @@ class TrainConfig:
         eval_every: also check the target every that many steps (0: at epoch ends only).
         log_every: steps between progress-bar updates (and, on CUDA, the
             NaN/inf check that synchronizes with the device).
-        vocab_size: Multi30k subword vocabulary size (default 8000).
-        beam_size: Multi30k beam width for the test BLEU (default 5; the
-            per-epoch validation BLEU is greedy).
+        vocab_size: the task's ``vocab_size`` option, for tasks that take one
+            (Multi30k: its subword vocabulary, default 8000).
+        beam_size: beam width for the test metric of seq2seq tasks (default 5;
+            the per-epoch validation BLEU is greedy).
         calibrate: ``"QUANTITY=TARGET"`` (e.g. ``"jacobian_radius=1.0"``): at a
             fresh start, before the first step, :func:`eigenrnn.init.calibrate_`
             rescales the recurrent eigenvalue moduli on training sequences
             (:func:`eigenrnn.calibration.calibrate_on_split`); its result goes
-            into ``summary.json``.  ``None``: off.  Not for multi30k.
+            into ``summary.json``.  ``None``: off.  Not for seq2seq tasks.
     """
 
     task: str
@@ -171,26 +172,27 @@ class TrainConfig:
 
         The result names the task's options explicitly, the device actually
         used, AMP, the data seed, the evaluation batch size, the LR step size,
-        the run directory and the Multi30k settings.
+        the run directory and the seq2seq settings (``vocab_size``, ``beam_size``).
         """
         return self.resolve_with_task()[0]
 
     def resolve_with_task(self) -> "tuple[TrainConfig, Any]":
-        """:meth:`resolve`, also returning the :class:`~eigenrnn.tasks.registry.Task` it built (built once)."""
+        """:meth:`resolve`, also returning the :class:`~eigenrnn.tasks.base.Task` it built (built once)."""
         import torch
 
-        from eigenrnn.tasks import get_task, task_options
+        from eigenrnn.tasks import get_task, task_factory
 
+        factory = task_factory(self.task)
         options = dict(self.task_options)
-        vocab_size = self.vocab_size
-        if self.task == "multi30k":
-            if vocab_size is None:
-                vocab_size = options.pop("vocab_size", 8000)
-            elif "vocab_size" in options:
-                raise ValueError(bad_value("vocab_size", vocab_size, "to be given once (config.vocab_size or task_options)"))
-            options["vocab_size"] = vocab_size
+        # config.vocab_size is the task's own vocab_size option, for tasks that take one.
+        takes_vocab = "vocab_size" in factory.options
+        if takes_vocab and self.vocab_size is not None:
+            if "vocab_size" in options:
+                raise ValueError(bad_value("vocab_size", self.vocab_size, "to be given once (config.vocab_size or task_options)"))
+            options["vocab_size"] = self.vocab_size
         task = get_task(self.task, **options)
-        resolved_options = {k: task.options[k] for k in task_options(self.task) if k != "vocab_size"}
+        vocab_size = task.options["vocab_size"] if takes_vocab else None
+        resolved_options = {k: task.options[k] for k in factory.options if k != "vocab_size"}
         device = self.device
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -211,7 +213,7 @@ class TrainConfig:
             self,
             task_options=resolved_options,
             vocab_size=vocab_size,
-            beam_size=(5 if self.beam_size is None else self.beam_size) if self.task == "multi30k" else None,
+            beam_size=(5 if self.beam_size is None else self.beam_size) if task.seq2seq else None,
             eval_batch_size=self.eval_batch_size or max(self.batch_size, 256),
             lr_step_size=(self.lr_step_size or max(1, self.epochs // 3)) if self.lr_schedule == "step" else None,
             data_seed=self.seed if self.data_seed is None else self.data_seed,
@@ -283,7 +285,7 @@ def _at_least(name: str, value: int | float | None, low: float, allow_none: bool
 def _check_values(cfg: TrainConfig) -> None:
     from eigenrnn.init import schemes
     from eigenrnn.models import CELLS, NONLINEARITIES
-    from eigenrnn.tasks import task_names
+    from eigenrnn.tasks import task_factory, task_names
 
     _choice("task", cfg.task, task_names())
     _choice("cell", cfg.cell, CELLS)
@@ -315,15 +317,16 @@ def _check_values(cfg: TrainConfig) -> None:
         raise ValueError(bad_value("momentum", cfg.momentum, "0 with optimizer 'adam' (rmsprop and sgd take momentum)"))
     if cfg.lr_step_size is not None and cfg.lr_schedule != "step":
         raise ValueError(bad_value("lr_step_size", cfg.lr_step_size, "None unless lr_schedule is 'step'"))
-    if cfg.embedding_dim is not None and cfg.task in ("mnist", "pmnist", "mnist14", "pmnist14", "adding", "sine", "mackey-glass"):
+    factory = task_factory(cfg.task)
+    if cfg.embedding_dim is not None and factory.inputs == "features":
         raise ValueError(bad_value("embedding_dim", cfg.embedding_dim, f"None for task {cfg.task!r} (float inputs)"))
     if cfg.calibrate is not None:
         from eigenrnn.calibration import parse_calibrate
 
         parse_calibrate(cfg.calibrate)
-        if cfg.task == "multi30k":
-            raise ValueError(bad_value("calibrate", cfg.calibrate, "None for task 'multi30k' (calibration drives one recurrent core)"))
-    if cfg.task != "multi30k":
-        for name in ("vocab_size", "beam_size"):
-            if getattr(cfg, name) is not None:
-                raise ValueError(bad_value(name, getattr(cfg, name), f"None for task {cfg.task!r} (multi30k only)"))
+        if factory.seq2seq:
+            raise ValueError(bad_value("calibrate", cfg.calibrate, f"None for task {cfg.task!r} (calibration drives one recurrent core)"))
+    for name, takes in (("vocab_size", lambda f: "vocab_size" in f.options), ("beam_size", lambda f: f.seq2seq)):
+        if getattr(cfg, name) is not None and not takes(factory):
+            takers = ", ".join(n for n in task_names() if takes(task_factory(n)))
+            raise ValueError(bad_value(name, getattr(cfg, name), f"None for task {cfg.task!r} ({takers} only)"))

@@ -42,10 +42,11 @@ def evaluate(
             batch = data.batch(torch.arange(start, min(start + bs, len(data)), device=setup.device))
             sums += objective.stats(objective.outputs(model, batch), batch)[0]
         loss_sum, loss_n, metric_sum, metric_n = sums.tolist()
-        if task.kind == "seq2seq":
-            metric = objective.bleu(
-                model, data, setup.data.tokenizer, bs, beam_size, task.options["max_len"],
-                progress=progress, desc=f"{split} BLEU" + (f" (beam {beam_size})" if beam_size > 1 else ""),
+        if task.seq2seq:
+            # Outputs are at most as long as the task's sequences (its horizon).
+            metric = objective.decoded_metric(
+                model, data, setup.data.tokenizer, bs, beam_size, task.horizon,
+                progress=progress, desc=f"{split} {task.metric.upper()}" + (f" (beam {beam_size})" if beam_size > 1 else ""),
             )
         else:
             metric = metric_sum / metric_n if metric_n else None
@@ -63,7 +64,7 @@ def final_evaluation(
     best = copy.deepcopy(setup.model)
     best.load_state_dict(best_state)
     beam = config.beam_size or 1
-    if setup.task.kind == "seq2seq":
+    if setup.task.seq2seq:
         say(f"final evaluation: decoding {len(setup.splits['test'])} test sentences"
             + (f" with beam {beam}" if beam > 1 else " (greedy)"))
     _, test = evaluate(setup, config, "test", best, beam_size=beam, progress=progress)

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from eigenrnn.tasks.registry import Batch, SequenceDataset, Task
+from eigenrnn.tasks.base import Batch, SequenceDataset, Task
 
 
 class Objective:
@@ -20,7 +20,7 @@ class Objective:
     metric_count`` (accuracy: correct / scored targets; MSE: squared error /
     scalars).  Keeping sums on the device means no per-step host sync.
     Seq2seq batches have no per-batch metric (``metric_count = 0``); their
-    BLEU comes from decoding (:meth:`bleu`).
+    BLEU comes from decoding (:meth:`decoded_metric`).
 
     Args:
         task: the task.
@@ -32,7 +32,7 @@ class Objective:
         self.pad_id = pad_id
 
     def outputs(self, model: nn.Module, batch: Batch) -> Tensor:
-        if self.task.kind == "seq2seq":
+        if self.task.seq2seq:
             return model(batch.x, batch.lengths, batch.y[:-1])
         return model(batch.x, batch.lengths)
 
@@ -40,7 +40,7 @@ class Objective:
         """``(stats vector, loss_sum, loss_count)`` of model outputs ``out`` on ``batch``."""
         task, y = self.task, batch.y
         out = out.float()  # losses in float32 under autocast too
-        if task.kind == "seq2seq":
+        if task.seq2seq:
             gold = y[1:]
             loss = F.cross_entropy(out.flatten(0, 1), gold.flatten(), ignore_index=self.pad_id, reduction="sum")
             count = (gold != self.pad_id).sum()
@@ -66,17 +66,16 @@ class Objective:
         return loss_sum / count.clamp(min=1), stats
 
     @torch.no_grad()
-    def bleu(self, model: nn.Module, data: SequenceDataset, tokenizer: Any, batch_size: int, beam_size: int,
-             max_len: int | None, *, progress: bool = False, desc: str = "BLEU") -> float:
-        """Corpus BLEU (sacreBLEU) of decoded translations against the raw references of ``data``.
+    def decoded_metric(self, model: nn.Module, data: SequenceDataset, tokenizer: Any, batch_size: int, beam_size: int,
+                       max_len: int | None, *, progress: bool = False, desc: str = "decoding") -> float:
+        """The task's metric of decoded outputs (Multi30k: corpus BLEU) against the raw references of ``data``.
 
-        ``progress`` shows a tqdm bar over the sentences (decoding with a beam takes a while).
+        Greedy decoding when ``beam_size`` is 1, else beam search; ``progress``
+        shows a tqdm bar over the sentences (decoding with a beam takes a while).
         """
         from tqdm.auto import tqdm
 
-        from eigenrnn.tasks import multi30k
-
-        hyps: list[str] = []
+        hyps: list[Any] = []
         device = data.x.device
         bar = tqdm(total=len(data), desc=desc, unit="sentence", disable=not progress, leave=False, dynamic_ncols=True)
         for start in range(0, len(data), batch_size):
@@ -86,7 +85,7 @@ class Objective:
                 ids = model.greedy(batch.x, batch.lengths, max_len=max_len)
             else:
                 ids = model.beam_search(batch.x, batch.lengths, beam_size=beam_size, max_len=max_len)
-            hyps.extend(multi30k.decode_ids(tokenizer, row) for row in ids)
+            hyps.extend(ids)
             bar.update(len(ids))
         bar.close()
-        return float(multi30k.corpus_bleu(hyps, list(data.refs)))
+        return self.task.decoded_metric(tokenizer, hyps, list(data.refs))

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from eigenrnn.tasks.registry import Task
+from eigenrnn.tasks.base import Task
 from eigenrnn.train.config import TrainConfig
 from eigenrnn.train.state import RunState
 

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from eigenrnn.tasks.registry import SequenceDataset, Task, TaskData
+from eigenrnn.tasks.base import SequenceDataset, Task, TaskData
 from eigenrnn.train.build import ModelSpec, build_model, seeds
 from eigenrnn.train.checkpoint import tokenizer_from_text, tokenizer_to_text
 from eigenrnn.train.config import TrainConfig
@@ -22,7 +22,7 @@ class Setup:
     """Task, data, model, optimizer, scheduler and objective of one run.
 
     ``splits`` are the data's splits on ``device``; ``data_generator`` draws
-    the data order; ``tokenizer_text`` is the Multi30k tokenizer as saved in
+    the data order; ``tokenizer_text`` is the seq2seq tokenizer as saved in
     checkpoints (else ``None``).  The objects inside are mutable (training
     changes the weights); the bundle itself is not reassigned.
     """
@@ -54,7 +54,7 @@ def setup(config: TrainConfig, task: Task, payload: dict[str, Any] | None = None
     Args:
         config: a resolved config (:meth:`TrainConfig.resolve_with_task`).
         task: the task that resolving ``config`` built.
-        payload: the ``checkpoint.pt`` payload of a resume, whose Multi30k
+        payload: the ``checkpoint.pt`` payload of a resume, whose (seq2seq)
             tokenizer then encodes the data; ``None`` at a fresh start.
     """
     seed_everything(config.seed)
@@ -62,11 +62,11 @@ def setup(config: TrainConfig, task: Task, payload: dict[str, Any] | None = None
     if payload is not None and payload.get("tokenizer"):
         tokenizer = tokenizer_from_text(payload["tokenizer"])
     sizes: dict[str, Any] = dict(train_size=config.train_size, val_size=config.val_size, test_size=config.test_size)
-    if tokenizer is not None:  # resuming Multi30k: encode with the saved tokenizer
+    if tokenizer is not None:  # resuming a seq2seq run: encode with the saved tokenizer
         sizes["tokenizer"] = tokenizer
     data = task.build(config.data_seed, **sizes)
     specials = data.specials
-    spec = ModelSpec(data.input_spec, data.output_size, task.readout, task.kind == "seq2seq", specials)
+    spec = ModelSpec(data.input_spec, data.output_size, task.readout, task.seq2seq, specials)
     device = torch.device(config.device)
     model_seed, order_seed = seeds(config.seed)
     model = build_model(config, spec, torch.Generator().manual_seed(model_seed)).to(device)

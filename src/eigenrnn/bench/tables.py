@@ -5,10 +5,10 @@
 writes ``report.md``, ``report.json`` and ``figures/*.png`` atomically.
 
 Per task family (the suite) and per task there is a table of the test metric
-with schemes as rows and cells as columns (mean ± std (n), std with ddof=1),
+with inits (schemes and variants) as rows and cells as columns (mean ± std (n), std with ddof=1),
 for Tomita also length-generalisation accuracy; steps to the task's target with
 the number of runs that reached it; divergence counts; and the paired comparison
-of ``eigen`` (or another ``reference``) against every other scheme over the same seeds.  A family whose
+of ``eigen`` (or another ``reference``) against every other init over the same seeds.  A family whose
 tasks do not share one score scale (e.g. MSE on different regression tasks) is
 summarised by mean rank instead of mean value.
 """
@@ -35,33 +35,33 @@ METRICS = {"test_metric": "test", "generalisation_metric": "length-generalisatio
 def aggregate(records: Sequence[stats.RunRecord], *, rtol: float = stats.TIE_RTOL, reference: str = REFERENCE) -> dict:
     """All numbers of the report as a JSON-ready dict, keyed family → task.
 
-    ``reference`` is the scheme or variant paired against every other (default ``eigen``).
+    ``reference`` is the init (scheme or variant) paired against every other (default ``eigen``).
     """
     families = {}
     for family in _ordered({r.suite for r in records}, SUITES):
         fam = [r for r in records if r.suite == family]
         tasks = _ordered({r.task for r in fam}, ())
-        schemes, cells = _schemes(fam), _ordered({r.cell for r in fam}, CELLS)
+        inits, cells = _inits(fam), _ordered({r.cell for r in fam}, CELLS)
         same_scale = len(tasks) == 1 or (
             len({r.metric_name for r in fam}) == 1 and all(r.higher_is_better for r in fam))
         metrics = [m for m in METRICS if any(r.value(m) is not None for r in fam)]
-        entry = {
-            "tasks": tasks, "schemes": schemes, "cells": cells,
+        entry = {  # report.json keeps the key "schemes" (published reports use it) for the inits
+            "tasks": tasks, "schemes": inits, "cells": cells,
             "family_statistic": "mean" if same_scale else "mean rank (1 = best)",
             "metrics": {},
-            "divergence": _table(fam, schemes, cells, _divergence),
-            "wall_time_s": _table(fam, schemes, cells, _wall_time),
+            "divergence": _table(fam, inits, cells, _divergence),
+            "wall_time_s": _table(fam, inits, cells, _wall_time),
             "per_task": {},
         }
         for metric in metrics:
             if same_scale:
-                table = _table(fam, schemes, cells, lambda rs, m=metric: _as_dict(_summary(rs, m)))
+                table = _table(fam, inits, cells, lambda rs, m=metric: _as_dict(_summary(rs, m)))
             else:
                 ranks = stats.mean_ranks(fam, metric)
-                table = {s: {c: _as_dict(ranks[(s, c)]) for c in cells if (s, c) in ranks} for s in schemes}
+                table = {s: {c: _as_dict(ranks[(s, c)]) for c in cells if (s, c) in ranks} for s in inits}
             entry["metrics"][metric] = {
                 "table": table,
-                "paired": _paired(fam, metric, schemes, cells, rtol, relative=not same_scale, reference=reference),
+                "paired": _paired(fam, metric, inits, cells, rtol, relative=not same_scale, reference=reference),
             }
         for task in tasks:
             runs = [r for r in fam if r.task == task]
@@ -70,13 +70,13 @@ def aggregate(records: Sequence[stats.RunRecord], *, rtol: float = stats.TIE_RTO
                 "higher_is_better": runs[0].higher_is_better,
                 "target": runs[0].target,
                 "metrics": {
-                    m: {"table": _table(runs, schemes, cells, lambda rs, m=m: _as_dict(_summary(rs, m))),
-                        "paired": _paired(runs, m, schemes, cells, rtol, relative=False, reference=reference)}
+                    m: {"table": _table(runs, inits, cells, lambda rs, m=m: _as_dict(_summary(rs, m))),
+                        "paired": _paired(runs, m, inits, cells, rtol, relative=False, reference=reference)}
                     for m in metrics if any(r.value(m) is not None for r in runs)
                 },
-                "steps_to_target": _table(runs, schemes, cells, _steps_to_target),
-                "divergence": _table(runs, schemes, cells, _divergence),
-                "wall_time_s": _table(runs, schemes, cells, _wall_time),
+                "steps_to_target": _table(runs, inits, cells, _steps_to_target),
+                "divergence": _table(runs, inits, cells, _divergence),
+                "wall_time_s": _table(runs, inits, cells, _wall_time),
             }
         families[family] = entry
     return {"tie_rtol": rtol, "reference": reference, "families": families}
@@ -100,30 +100,30 @@ def render_markdown(numbers: dict, header: dict, figures: dict[str, list[str]]) 
         "",
     ]
     for family, fam in numbers["families"].items():
-        cells, schemes = fam["cells"], fam["schemes"]
+        cells, inits = fam["cells"], fam["schemes"]
         out += [f"## {family}", "", f"Tasks: {', '.join(fam['tasks'])}.", ""]
         if len(fam["tasks"]) > 1:
             for metric, m in fam["metrics"].items():
                 what = f"{METRICS[metric]} metric, {fam['family_statistic']} over tasks and seeds"
-                out += [f"### {family}: {what}", "", *_md_table(m["table"], schemes, cells, _fmt_summary), ""]
+                out += [f"### {family}: {what}", "", *_md_table(m["table"], inits, cells, _fmt_summary), ""]
                 out += _md_paired(m["paired"], cells, ref, f"{family}: {ref} vs baselines, {METRICS[metric]} metric"
                                   + (" (Wilcoxon on relative differences)" if fam["family_statistic"] != "mean" else ""))
             out += [f"### {family}: diverged runs", "",
-                    *_md_table(fam["divergence"], schemes, cells, _fmt_divergence), ""]
+                    *_md_table(fam["divergence"], inits, cells, _fmt_divergence), ""]
         for task, t in fam["per_task"].items():
             better = "higher is better" if t["higher_is_better"] else "lower is better"
             out += [f"### {task}", "", f"Metric: {t['metric_name']} ({better}); "
                     f"target: {_fmt_target(t['target'], t['higher_is_better'])}.", ""]
             for metric, m in t["metrics"].items():
                 out += [f"#### {task}: {METRICS[metric]} {t['metric_name']}", "",
-                        *_md_table(m["table"], schemes, cells, _fmt_summary), ""]
+                        *_md_table(m["table"], inits, cells, _fmt_summary), ""]
                 out += _md_paired(m["paired"], cells, ref, f"{task}: {ref} vs baselines, {METRICS[metric]} {t['metric_name']}")
             out += [f"#### {task}: steps to target (runs reaching it)", "",
-                    *_md_table(t["steps_to_target"], schemes, cells, _fmt_steps), ""]
+                    *_md_table(t["steps_to_target"], inits, cells, _fmt_steps), ""]
             out += [f"#### {task}: diverged runs", "",
-                    *_md_table(t["divergence"], schemes, cells, _fmt_divergence), ""]
+                    *_md_table(t["divergence"], inits, cells, _fmt_divergence), ""]
             out += [f"#### {task}: wall time per run (s)", "",
-                    *_md_table(t["wall_time_s"], schemes, cells, _fmt_summary), ""]
+                    *_md_table(t["wall_time_s"], inits, cells, _fmt_summary), ""]
             for name in figures.get(task, []):
                 out += [f"![{task} {Path(name).stem}]({name})", ""]
     return "\n".join(out)
@@ -141,14 +141,14 @@ def write_report(root: str | os.PathLike, out: str | os.PathLike, *, rtol: float
     records, failed = stats.load_runs(root)
     if not records:
         raise EigenRNNError(
-            f"no finished runs under {root}: expected <suite>/<task>/<cell>/<scheme>/seed<k>/summary.json "
+            f"no finished runs under {root}: expected <suite>/<task>/<cell>/<init>/seed<k>/summary.json "
             "or <suite>.records.jsonl.gz; "
             "run `eigenrnn bench` first"
         )
-    present = sorted({r.scheme for r in records})
+    present = sorted({r.init for r in records})
     if reference != REFERENCE and reference not in present:
         # The default may be missing (a sweep without eigen); a reference asked for must be there.
-        raise ValueError(bad_value("reference", reference, f"a scheme or variant of this sweep: {', '.join(present)}"))
+        raise ValueError(bad_value("reference", reference, f"an init (scheme or variant) of this sweep: {', '.join(present)}"))
     numbers = aggregate(records, rtol=rtol, reference=reference)
     header = _header(root, records, failed)
     with atomic_directory(out, overwrite=overwrite, marker="report") as tmp:
@@ -176,19 +176,19 @@ def _natural(name: str):
     return (stem, int(name[len(stem):]) if name[len(stem):] else -1)
 
 
-def _schemes(records) -> list[str]:
+def _inits(records) -> list[str]:
     from eigenrnn.bench.variants import names
 
-    return _ordered({r.scheme for r in records}, names())
+    return _ordered({r.init for r in records}, names())
 
 
-def _table(records, schemes, cells, cell_fn) -> dict:
+def _table(records, inits, cells, cell_fn) -> dict:
     table = {}
-    for scheme in schemes:
+    for init in inits:
         for cell in cells:
-            runs = [r for r in records if r.scheme == scheme and r.cell == cell]
+            runs = [r for r in records if r.init == init and r.cell == cell]
             if runs:
-                table.setdefault(scheme, {})[cell] = cell_fn(runs)
+                table.setdefault(init, {})[cell] = cell_fn(runs)
     return table
 
 
@@ -217,18 +217,18 @@ def _steps_to_target(runs) -> dict:
     return {**_as_dict(stats.summarize(reached)), "reached": len(reached), "runs": len(runs)}
 
 
-def _paired(records, metric, schemes, cells, rtol, *, relative, reference=REFERENCE) -> dict:
-    if reference not in schemes:
+def _paired(records, metric, inits, cells, rtol, *, relative, reference=REFERENCE) -> dict:
+    if reference not in inits:
         return {}
     result = {}
-    for baseline in schemes:
+    for baseline in inits:
         if baseline == reference:
             continue
         for cell in cells:
             # A finished run without this metric (e.g. no generalisation split) is no pair at all.
             usable = [r for r in records if r.cell == cell and (r.diverged or r.value(metric) is not None)]
-            mine = {(r.task, r.seed): r for r in usable if r.scheme == reference}
-            theirs = {(r.task, r.seed): r for r in usable if r.scheme == baseline}
+            mine = {(r.task, r.seed): r for r in usable if r.init == reference}
+            theirs = {(r.task, r.seed): r for r in usable if r.init == baseline}
             keys = sorted(mine.keys() & theirs.keys())
             if not keys:
                 continue
@@ -319,13 +319,13 @@ def _machine(hw: dict) -> str:
 # ---- figures -------------------------------------------------------------------------
 
 
-def _plot_task(folder: Path, task: str, runs, schemes, cells, reference=REFERENCE) -> list[str]:
+def _plot_task(folder: Path, task: str, runs, inits, cells, reference=REFERENCE) -> list[str]:
     """Learning curves (val metric vs epoch, min–max band over seeds) and a bar chart."""
     from matplotlib.figure import Figure
 
     folder.mkdir(parents=True, exist_ok=True)
     metric = runs[0].metric_name
-    colors = {s: f"C{i % 10}" for i, s in enumerate(schemes)}
+    colors = {s: f"C{i % 10}" for i, s in enumerate(inits)}
     names = []
 
     # Losses such as MSE span decades across schemes: show them on a log axis.
@@ -334,15 +334,15 @@ def _plot_task(folder: Path, task: str, runs, schemes, cells, reference=REFERENC
     axes = fig.subplots(1, len(cells), squeeze=False)[0]
     drew = False
     for ax, cell in zip(axes, cells):
-        for scheme in schemes:
-            curves = [c for c in (_val_curve(r) for r in runs if r.cell == cell and r.scheme == scheme) if c]
+        for init in inits:
+            curves = [c for c in (_val_curve(r) for r in runs if r.cell == cell and r.init == init) if c]
             if not curves:
                 continue
             epochs = np.array(sorted(set().union(*curves)))
             y = np.array([[c.get(e, np.nan) for e in epochs] for c in curves])
-            width = 2.2 if scheme == reference else 1.2
-            ax.plot(epochs, np.nanmean(y, axis=0), color=colors[scheme], lw=width, label=scheme, marker=".")
-            ax.fill_between(epochs, np.nanmin(y, axis=0), np.nanmax(y, axis=0), color=colors[scheme], alpha=0.15)
+            width = 2.2 if init == reference else 1.2
+            ax.plot(epochs, np.nanmean(y, axis=0), color=colors[init], lw=width, label=init, marker=".")
+            ax.fill_between(epochs, np.nanmin(y, axis=0), np.nanmax(y, axis=0), color=colors[init], alpha=0.15)
             drew = True
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_title(f"{task}, {cell}")
@@ -358,18 +358,18 @@ def _plot_task(folder: Path, task: str, runs, schemes, cells, reference=REFERENC
         fig.savefig(folder / f"{task}_curves.png", dpi=110)
         names.append(f"figures/{task}_curves.png")
 
-    fig = Figure(figsize=(max(6.0, 0.9 * len(schemes) * len(cells) ** 0.5), 3.8), layout="constrained")
+    fig = Figure(figsize=(max(6.0, 0.9 * len(inits) * len(cells) ** 0.5), 3.8), layout="constrained")
     ax = fig.subplots()
     width = 0.8 / len(cells)
     for j, cell in enumerate(cells):
         means, stds = [], []
-        for scheme in schemes:
-            s = _summary([r for r in runs if r.cell == cell and r.scheme == scheme], "test_metric")
+        for init in inits:
+            s = _summary([r for r in runs if r.cell == cell and r.init == init], "test_metric")
             means.append(s.mean)
             stds.append(s.std if s.n > 1 else 0.0)
-        ax.bar(np.arange(len(schemes)) + (j - (len(cells) - 1) / 2) * width, means, width,
+        ax.bar(np.arange(len(inits)) + (j - (len(cells) - 1) / 2) * width, means, width,
                yerr=stds, capsize=2, label=cell)
-    ax.set_xticks(np.arange(len(schemes)), schemes, rotation=30, ha="right")
+    ax.set_xticks(np.arange(len(inits)), inits, rotation=30, ha="right")
     ax.set_ylabel(f"test {metric}")
     ax.set_yscale(scale)
     ax.set_title(f"{task}: test {metric} per scheme (mean ± std over seeds)")

@@ -1,237 +1,16 @@
-"""Sequence models whose recurrent core is a plain ``nn.RNN``, ``nn.LSTM`` or ``nn.GRU``.
-
-Both models build every layer from an explicit :class:`torch.Generator` and call
-:func:`eigenrnn.init.init_rnn` on each recurrent module right after
-construction; nothing re-initializes the weights afterwards.  The recurrent
-modules are kept as attributes (``SequenceModel.rnn``, ``Seq2Seq.encoder.rnn``,
-``Seq2Seq.decoder.rnn``) so that the analysis finds them by walking
-``named_modules()``.  Sequences are time-first, ``(T, B, ...)``.
-"""
+"""Translation: an attentional encoder-decoder, :class:`Seq2Seq`, with greedy and beam-search decoding."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, Literal, Mapping
+from typing import Any, Mapping
 
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from eigenrnn.errors import bad_value, check_int
-from eigenrnn.rnn import CELLS, CLASSES, NONLINEARITIES
-
-READOUTS = ("last", "every")
-
-
-@dataclass(frozen=True)
-class InputSpec:
-    """What a model reads at each time step.
-
-    Args:
-        kind: ``"tokens"`` (integer ids, fed through an embedding) or
-            ``"features"`` (float vectors fed straight to the recurrent layer,
-            whose input weights act as the linear input layer).
-        size: vocabulary size for tokens, feature size for features.
-        padding_idx: the pad token id (tokens only), whose embedding stays zero.
-
-    >>> InputSpec("tokens", 4, padding_idx=2)
-    InputSpec(kind='tokens', size=4, padding_idx=2)
-    """
-
-    kind: Literal["tokens", "features"]
-    size: int
-    padding_idx: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.kind not in ("tokens", "features"):
-            raise ValueError(bad_value("InputSpec.kind", self.kind, "'tokens' or 'features'"))
-        check_int("InputSpec.size", self.size)
-        if self.padding_idx is not None:
-            if self.kind != "tokens":
-                raise ValueError(bad_value("InputSpec.padding_idx", self.padding_idx, "None for features"))
-            if not 0 <= self.padding_idx < self.size:
-                raise ValueError(bad_value("InputSpec.padding_idx", self.padding_idx, f"an id in [0, {self.size})"))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "size": self.size, "padding_idx": self.padding_idx}
-
-
-def _resolve_generator(seed: int | None, generator: torch.Generator | None) -> torch.Generator | None:
-    if seed is not None and generator is not None:
-        raise ValueError("seed and generator: pass at most one of them")
-    if seed is not None:
-        check_int("seed", seed, minimum=None)
-        return torch.Generator().manual_seed(seed)
-    return generator
-
-
-def _construct(cls: type[nn.Module], *args: Any, **kwargs: Any) -> nn.Module:
-    """Build a module without touching the global RNG (its own init is overwritten right after)."""
-    # fork_rng restores the CPU RNG state afterwards; building on the "meta"
-    # device would avoid the draw too, but costs a multi-second import.
-    with torch.random.fork_rng(devices=[]):
-        return cls(*args, **kwargs)
-
-
-def _linear(in_features: int, out_features: int, bias: bool, generator: torch.Generator | None) -> nn.Linear:
-    """``nn.Linear`` with PyTorch's default initialization drawn from ``generator``."""
-    layer = _construct(nn.Linear, in_features, out_features, bias=bias)
-    # Same distributions as nn.Linear.reset_parameters, but from our generator.
-    nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
-    if layer.bias is not None:
-        bound = 1.0 / math.sqrt(in_features)
-        nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
-    return layer
-
-
-def _embedding(num: int, dim: int, padding_idx: int | None, generator: torch.Generator | None) -> nn.Embedding:
-    """``nn.Embedding`` with PyTorch's default N(0, 1) initialization drawn from ``generator``."""
-    layer = _construct(nn.Embedding, num, dim, padding_idx=padding_idx)
-    nn.init.normal_(layer.weight, generator=generator)
-    if padding_idx is not None:
-        with torch.no_grad():
-            layer.weight[padding_idx].zero_()
-    return layer
-
-
-def build_rnn(
-    cell: str,
-    input_size: int,
-    hidden: int,
-    layers: int,
-    nonlinearity: str,
-    init: str,
-    init_kwargs: Mapping[str, Any] | None,
-    generator: torch.Generator | None,
-) -> nn.RNNBase:
-    """Construct a time-first ``nn.RNN``/``nn.LSTM``/``nn.GRU`` and initialize it with ``init_rnn``.
-
-    Args:
-        cell: ``"rnn"``, ``"lstm"`` or ``"gru"``.
-        nonlinearity: ``"tanh"`` or ``"relu"`` for ``"rnn"``; LSTM and GRU only
-            have ``"tanh"``.
-        init: a scheme name of :func:`eigenrnn.init.schemes`.
-        init_kwargs: forwarded to :func:`eigenrnn.init.init_rnn` (``input_scheme``,
-            ``bias``, ``forget_bias`` and scheme keyword arguments).
-    """
-    from eigenrnn.init import init_rnn
-
-    if cell not in CELLS:
-        raise ValueError(bad_value("cell", cell, f"one of {CELLS}"))
-    if nonlinearity not in NONLINEARITIES:
-        raise ValueError(bad_value("nonlinearity", nonlinearity, f"one of {NONLINEARITIES}"))
-    if cell != "rnn" and nonlinearity != "tanh":
-        raise ValueError(bad_value("nonlinearity", nonlinearity, f"'tanh' for cell {cell!r} (only 'rnn' takes 'relu')"))
-    check_int("hidden", hidden)
-    check_int("layers", layers)
-    kwargs: dict[str, Any] = {"num_layers": layers, "batch_first": False}
-    if cell == "rnn":
-        kwargs["nonlinearity"] = nonlinearity
-    rnn = _construct(CLASSES[cell], input_size, hidden, **kwargs)
-    init_rnn(rnn, init, generator=generator, **dict(init_kwargs or {}))
-    return rnn
-
-
-class SequenceModel(nn.Module):
-    """Input layer, a recurrent core and a linear readout.
-
-    ``tokens -> nn.Embedding`` (or float features fed directly), then
-    ``rnn = nn.RNN/LSTM/GRU(hidden, layers)`` initialized with
-    :func:`eigenrnn.init.init_rnn`, then ``nn.Linear(hidden, output_size)``
-    applied to the top layer's output at the last step (``readout="last"``; with
-    ``lengths`` the last *true* step of each padded sequence) or at every step
-    (``readout="every"``).
-
-    Args:
-        input_spec: an :class:`InputSpec` (or its dict form).
-        output_size: number of classes or regression outputs.
-        cell: ``"rnn"``, ``"lstm"`` or ``"gru"``.
-        hidden: hidden size ``H``.
-        layers: number of stacked recurrent layers.
-        nonlinearity: ``"tanh"`` or ``"relu"`` (``"rnn"`` only).
-        readout: ``"last"`` or ``"every"``.
-        init: initialization scheme name (see :func:`eigenrnn.init.schemes`).
-        init_kwargs: keyword arguments for :func:`eigenrnn.init.init_rnn`.
-        embedding_dim: embedding size for token inputs (default ``hidden``).
-        seed: seed of a fresh generator for all initial weights.
-        generator: the generator for all initial weights (at most one of
-            ``seed``/``generator``; with neither, PyTorch's global RNG is used).
-
-    Shape:
-        - x: ``(T, B)`` long tokens or ``(T, B, F)`` float features.
-        - lengths: optional ``(B,)`` true lengths (``readout="last"``).
-        - output: ``(B, output_size)`` for ``"last"``, ``(T, B, output_size)`` for ``"every"``.
-
-    >>> m = SequenceModel(InputSpec("features", 2), 1, cell="gru", hidden=8, seed=0)
-    >>> m(torch.zeros(5, 3, 2)).shape
-    torch.Size([3, 1])
-    """
-
-    def __init__(
-        self,
-        input_spec: InputSpec | Mapping[str, Any],
-        output_size: int,
-        cell: str = "gru",
-        hidden: int = 128,
-        layers: int = 1,
-        nonlinearity: str = "tanh",
-        readout: str = "last",
-        init: str = "xavier",
-        init_kwargs: Mapping[str, Any] | None = None,
-        embedding_dim: int | None = None,
-        *,
-        seed: int | None = None,
-        generator: torch.Generator | None = None,
-    ) -> None:
-        super().__init__()
-        if isinstance(input_spec, Mapping):
-            input_spec = InputSpec(**input_spec)
-        if not isinstance(input_spec, InputSpec):
-            raise TypeError(bad_value("input_spec", input_spec, "an InputSpec or its dict form"))
-        check_int("output_size", output_size)
-        if readout not in READOUTS:
-            raise ValueError(bad_value("readout", readout, f"one of {READOUTS}"))
-        if embedding_dim is not None:
-            if input_spec.kind != "tokens":
-                raise ValueError(bad_value("embedding_dim", embedding_dim, "None for feature inputs"))
-            check_int("embedding_dim", embedding_dim)
-        g = _resolve_generator(seed, generator)
-        self.input_spec = input_spec
-        self.readout = readout
-        self.cell = cell
-        if input_spec.kind == "tokens":
-            dim = embedding_dim or hidden
-            self.embedding: nn.Embedding | None = _embedding(input_spec.size, dim, input_spec.padding_idx, g)
-            rnn_input = dim
-        else:
-            self.embedding = None
-            rnn_input = input_spec.size
-        self.rnn = build_rnn(cell, rnn_input, hidden, layers, nonlinearity, init, init_kwargs, g)
-        self.head = _linear(hidden, output_size, True, g)
-
-    def rnn_inputs(self, x: Tensor) -> Tensor:
-        """The ``(T, B, input_size)`` tensor fed to :attr:`rnn` for model input ``x``."""
-        if self.embedding is not None:
-            if x.dtype not in (torch.int64, torch.int32):
-                raise TypeError(bad_value("x.dtype", x.dtype, "integer token ids (T, B)"))
-            return self.embedding(x)
-        if x.dim() != 3:
-            raise ValueError(bad_value("x.shape", tuple(x.shape), "(T, B, F)"))
-        return x
-
-    def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
-        out, _ = self.rnn(self.rnn_inputs(x))
-        if self.readout == "every":
-            return self.head(out)
-        if lengths is None:
-            last = out[-1]
-        else:
-            # The state at each sequence's own last symbol; padding after it
-            # cannot influence earlier states, so no packing is needed.
-            idx = (lengths.to(out.device).long() - 1).clamp(min=0)
-            last = out.gather(0, idx.view(1, -1, 1).expand(1, -1, out.size(2))).squeeze(0)
-        return self.head(last)
+from eigenrnn.models.layers import build_rnn, resolve_generator, seeded_embedding, seeded_linear
 
 
 class Encoder(nn.Module):
@@ -266,9 +45,9 @@ class Decoder(nn.Module):
         hidden = rnn.hidden_size
         self.embedding = embedding
         self.rnn = rnn
-        self.attn = _linear(hidden, hidden, False, g)
-        self.combine = _linear(2 * hidden, hidden, False, g)
-        self.out = _linear(hidden, vocab_size, True, g)
+        self.attn = seeded_linear(hidden, hidden, False, g)
+        self.combine = seeded_linear(2 * hidden, hidden, False, g)
+        self.out = seeded_linear(hidden, vocab_size, True, g)
 
     def forward(self, tgt_in: Tensor, state: Any, memory: Tensor, keys: Tensor, src_mask: Tensor) -> tuple[Tensor, Any]:
         """Logits ``(T, B, V)`` and the new state.
@@ -330,16 +109,16 @@ class Seq2Seq(nn.Module):
                 raise ValueError(bad_value(name, value, f"an id in [0, {vocab_size})"))
         if embedding_dim is not None:
             check_int("embedding_dim", embedding_dim)
-        g = _resolve_generator(seed, generator)
+        g = resolve_generator(seed, generator)
         dim = embedding_dim or hidden
         self.vocab_size = vocab_size
         self.pad_id, self.bos_id, self.eos_id = pad_id, bos_id, eos_id
         self.cell = cell
         # Draw order (part of the seeded contract): encoder embedding, encoder
         # rnn, decoder embedding, decoder rnn, attention and output layers.
-        enc_embedding = _embedding(vocab_size, dim, pad_id, g)
+        enc_embedding = seeded_embedding(vocab_size, dim, pad_id, g)
         self.encoder = Encoder(enc_embedding, build_rnn(cell, dim, hidden, layers, nonlinearity, init, init_kwargs, g))
-        dec_embedding = _embedding(vocab_size, dim, pad_id, g)
+        dec_embedding = seeded_embedding(vocab_size, dim, pad_id, g)
         dec_rnn = build_rnn(cell, dim, hidden, layers, nonlinearity, init, init_kwargs, g)
         self.decoder = Decoder(dec_embedding, dec_rnn, vocab_size, g)
 

@@ -19,7 +19,7 @@ from eigenrnn.analysis.jacobians import GradientDecay, gradient_decay_curve, mea
 from eigenrnn.analysis.memory import MemoryCurve, linear_memory_curve
 from eigenrnn.analysis.projection import project
 from eigenrnn.analysis.tracking import TrackedSpectra
-from eigenrnn.analysis.trajectory import layer_trajectory
+from eigenrnn.analysis.trajectory import Trajectory, layer_trajectory
 from eigenrnn.errors import bad_value
 from eigenrnn.io import atomic_write_json, atomic_write_text
 from eigenrnn.rnn import MAIN_GATE, RECURRENT_TYPES, cell_of, module_kind, recurrent_blocks
@@ -87,6 +87,57 @@ def _input_matrix(block: Any) -> torch.Tensor:
     return weight.detach()
 
 
+def _blocks_by_layer(model: nn.Module) -> dict[str, list[Any]]:
+    """``{layer label: [its recurrent blocks]}`` in module, layer, direction order."""
+    by_layer: dict[str, list[Any]] = {}
+    for block in recurrent_blocks(model):
+        by_layer.setdefault(_layer_label(block.module_name, block.layer, block.direction), []).append(block)
+    return by_layer
+
+
+def _block_result(block: Any, label: str, hidden: torch.Tensor, steps: int, tracked: TrackedSpectra | None) -> BlockResult:
+    """Decompose one block once; its memory curve and mode energy reuse that decomposition.
+
+    ``hidden``: the layer's hidden states ``(T, B, P)`` along the driven trajectory.
+    """
+    with torch.no_grad():
+        matrix = block.matrix().detach()
+    dec = decompose(matrix)
+    init = None
+    if tracked is not None and block.key in tracked.spectra and tracked.steps.size:
+        init = tracked.spectra[block.key][0]
+    return BlockResult(
+        key=block.key,
+        layer_label=label,
+        gate=block.gate,
+        decomposition=dec,
+        memory=linear_memory_curve(matrix, _input_matrix(block), steps, decomposition=dec),
+        mode_energy=project(hidden.to(torch.float64), dec).energy,
+        init_eigenvalues=init,
+    )
+
+
+def _layer_result(label: str, blocks: list[Any], traj: Trajectory, source: str, fixed_point_inits: int,
+                  generator: torch.Generator) -> LayerResult:
+    """Gradient decay, mean Jacobian and fixed points of one layer and direction, all on the one ``traj``."""
+    first = blocks[0]
+    module, where = first.module, {"layer": first.layer, "direction": first.direction}
+    return LayerResult(
+        label=label,
+        kind=module_kind(module),
+        input_source=source,
+        steps=int(traj.states.shape[0]) - 1,
+        batch=int(traj.states.shape[1]),
+        gradient=gradient_decay_curve(module, trajectory=traj, **where),
+        mean_jacobian=mean_jacobian_eigenvalues(module, trajectory=traj, **where),
+        fixed_points=find_fixed_points(
+            module, torch.zeros(traj.params.input_size), fixed_point_inits, trajectory=traj, **where, max_iters=500, generator=generator
+        ),
+        blocks=[b.key for b in blocks],
+        main_block=next(b.key for b in blocks if b.gate == MAIN_GATE[cell_of(module)]),  # its eigenbasis is used for the energy figure
+    )
+
+
 def analyze(
     model: nn.Module,
     inputs: Mapping[str, tuple[torch.Tensor, str]],
@@ -103,7 +154,8 @@ def analyze(
     the gate's rows of ``weight_ih``), energy of the layer's hidden states per
     eigenmode.  Per layer and direction: gradient-decay curve, time-averaged
     Jacobian, fixed points of the autonomous system (``x* = 0``) started from
-    the visited states.
+    the visited states.  Each layer's trajectory and each block's
+    decomposition is computed once and shared by the analyses that need it.
 
     Args:
         model: module containing recurrent modules (see :func:`recurrent_modules`).
@@ -119,59 +171,17 @@ def analyze(
     missing = sorted(set(modules) - set(inputs))
     if missing:
         raise ValueError(bad_value("inputs", sorted(inputs), f"inputs for every recurrent module, missing {missing}"))
-    blocks_by_layer: dict[str, list[Any]] = {}
-    for block in recurrent_blocks(model):
-        blocks_by_layer.setdefault(_layer_label(block.module_name, block.layer, block.direction), []).append(block)
-
     block_results: dict[str, BlockResult] = {}
     layer_results: dict[str, LayerResult] = {}
     generator = torch.Generator().manual_seed(seed)
-    for label, blocks in blocks_by_layer.items():
+    for label, blocks in _blocks_by_layer(model).items():
         first = blocks[0]
-        module, layer, direction = first.module, first.layer, first.direction
         x, source = inputs[first.module_name]
-        kind = module_kind(module)
-        traj = layer_trajectory(module, x, layer=layer, direction=direction)
+        traj = layer_trajectory(first.module, x, layer=first.layer, direction=first.direction)
         hidden = traj.states[1:, :, : traj.params.output_size]
-        steps = int(x.shape[0])
         for block in blocks:
-            with torch.no_grad():
-                matrix = block.matrix().detach()
-            dec = decompose(matrix)
-            init = None
-            if tracked is not None and block.key in tracked.spectra and tracked.steps.size:
-                init = tracked.spectra[block.key][0]
-            block_results[block.key] = BlockResult(
-                key=block.key,
-                layer_label=label,
-                gate=block.gate,
-                decomposition=dec,
-                memory=linear_memory_curve(matrix, _input_matrix(block), steps),
-                mode_energy=project(hidden.to(torch.float64), dec).energy,
-                init_eigenvalues=init,
-            )
-        pool = traj.states[1:].reshape(-1, traj.states.shape[-1])
-        layer_results[label] = LayerResult(
-            label=label,
-            kind=kind,
-            input_source=source,
-            steps=steps,
-            batch=int(traj.states.shape[1]),
-            gradient=gradient_decay_curve(module, x, layer=layer, direction=direction),
-            mean_jacobian=mean_jacobian_eigenvalues(module, x, layer=layer, direction=direction),
-            fixed_points=find_fixed_points(
-                module,
-                torch.zeros(traj.params.input_size),
-                fixed_point_inits,
-                states=pool,
-                layer=layer,
-                direction=direction,
-                max_iters=500,
-                generator=generator,
-            ),
-            blocks=[b.key for b in blocks],
-            main_block=next(b.key for b in blocks if b.gate == MAIN_GATE[cell_of(module)]),  # its eigenbasis is used for the energy figure
-        )
+            block_results[block.key] = _block_result(block, label, hidden, int(x.shape[0]), tracked)
+        layer_results[label] = _layer_result(label, blocks, traj, source, fixed_point_inits, generator)
     return Report(title=title, notes=list(notes), blocks=block_results, layers=layer_results, tracked=tracked)
 
 
