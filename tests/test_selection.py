@@ -118,7 +118,8 @@ def _record(root: Path, suite: str, key: str, task: str, cell: str, scheme: str,
         (path / "config.json").write_text(json.dumps(config))
     higher = not task.startswith("adding")
     return RunRecord(suite, task, cell, scheme, seed, "finished" if value is not None else "diverged",
-                     "accuracy" if higher else "mse", higher, value, None, value, None, None, None, 1, 1, 1.0, path)
+                     "accuracy" if higher else "mse", higher, value, None, value, None, None, None, 1, 1, 1.0, path,
+                     history=tuple({"val_metric": v} for v in curve), config=config)
 
 
 def _family_runs(root, values: dict[str, tuple[float, float]], curves=None):
@@ -193,6 +194,37 @@ def test_instrument_prefers_stable_settings(tmp_path):
     assert (decision["lr"], decision["clip"]) == (5e-3, 1.0)
     rates = {row["lr"]: row["collapse_rate"] for row in decision["settings"]}
     assert rates == {1e-2: 0.5, 5e-3: 0.0, 2.5e-3: 0.0}
+
+
+def test_packed_runs_give_the_same_decisions_as_run_directories(tmp_path):
+    """`eigenrnn pack` removes run directories: collapse and lr/clip must come from the records, not the disk."""
+    from eigenrnn.bench.records import pack_sweep
+    from eigenrnn.bench.stats import load_runs
+    from eigenrnn.io import append_jsonl, atomic_write_json, mark_output
+
+    root = tmp_path / "sweep"
+    mark_output(root, "bench")
+    (root / "bench.json").write_text(json.dumps({"profile": "cpu", "suites": {}, "sessions": []}))
+    # lr 1e-2: best median but one of its two runs collapses (rate 0.5 > 0.1); lr 5e-3 is stable.
+    for lr, curves in ((1e-2, ([0.5, 0.95, 0.97], [0.5, 0.96, 0.5])), (5e-3, ([0.5, 0.9, 0.91], [0.5, 0.9, 0.9]))):
+        for seed, curve in enumerate(curves):
+            run = root / f"instrument-lr{lr:g}" / "tomita3" / "gru" / "xavier" / f"seed{seed}"
+            run.mkdir(parents=True)
+            atomic_write_json(run / "config.json", {"task": "tomita3", "cell": "gru", "lr": lr, "clip": 1.0})
+            for v in curve:
+                append_jsonl(run / "metrics.jsonl", {"val_metric": v})
+            atomic_write_json(run / "summary.json", {
+                "task": "tomita3", "cell": "gru", "seed": seed, "status": "finished", "metric_name": "accuracy",
+                "higher_is_better": True, "test_metric": max(curve), "best_val_metric": max(curve),
+                "epochs": len(curve), "steps": len(curve), "wall_time_s": 1.0})
+    on_disk = rule.choose_instrument(load_runs(root)[0])
+    pack_sweep(root)
+    assert not list(root.glob("instrument-*/*/*/*/seed*"))  # every run directory is gone
+    packed = rule.choose_instrument(load_runs(root)[0])
+    assert packed == on_disk
+    decision = packed["tasks"]["tomita3"]["gru"]
+    assert (decision["lr"], decision["clip"]) == (5e-3, 1.0)
+    assert {row["lr"]: row["collapse_rate"] for row in decision["settings"]} == {1e-2: 0.5, 5e-3: 0.0}
 
 
 # ----------------------------------------------------------------------------- suites

@@ -37,7 +37,9 @@ class RunRecord:
     """The outcome of one finished (or diverged) run, read from its ``summary.json``.
 
     ``path`` is the run's directory under the sweep (gone for a run packed by
-    ``eigenrnn pack``); ``history`` holds its ``metrics.jsonl`` lines either way.
+    ``eigenrnn pack``); ``history`` holds its ``metrics.jsonl`` lines and
+    ``config`` its ``config.json`` either way, so nothing downstream reads the
+    directory.
     """
 
     suite: str
@@ -60,6 +62,8 @@ class RunRecord:
     path: Path
     #: The run's ``metrics.jsonl`` lines (one dict per epoch).
     history: tuple[dict, ...] = field(default=(), compare=False, repr=False)
+    #: The run's ``config.json`` (None for a run directory without one).
+    config: dict | None = field(default=None, compare=False, repr=False)
 
     @property
     def diverged(self) -> bool:
@@ -100,7 +104,7 @@ def load_runs(root: str | os.PathLike) -> tuple[list[RunRecord], list[Path]]:
                 best_val_metric=s.get("best_val_metric"), target=s.get("target"),
                 epochs_to_target=s.get("epochs_to_target"), steps_to_target=s.get("steps_to_target"),
                 epochs=int(s["epochs"]), steps=int(s["steps"]), wall_time_s=float(s["wall_time_s"]),
-                path=root / run.path, history=run.metrics,
+                path=root / run.path, history=run.metrics, config=run.config,
             ))
         except (ValueError, KeyError, TypeError) as exc:
             raise EigenRNNError(f"{run.source} holds no valid run summary for {run.path} "

@@ -77,13 +77,15 @@ def chance_of(task: str) -> tuple[float, float]:
 
 
 def run_collapsed(record: RunRecord) -> bool:
-    """:func:`collapsed` on a run's ``metrics.jsonl``; a diverged run counts as collapsed."""
+    """:func:`collapsed` on a run's ``metrics.jsonl`` lines; a diverged run counts as collapsed.
+
+    The curve is ``record.history``, so a packed run (whose directory ``eigenrnn
+    pack`` removed) is judged on the same epochs as one still on disk.
+    """
     if record.diverged:
         return True
     chance, margin = chance_of(record.task)
-    path = Path(record.path) / "metrics.jsonl"
-    curve = [json.loads(line).get("val_metric") for line in path.read_text().splitlines() if line.strip()] \
-        if path.is_file() else []
+    curve = [line.get("val_metric") for line in record.history]
     return collapsed(curve, chance=chance, margin=margin, higher_is_better=record.higher_is_better)
 
 
@@ -174,11 +176,9 @@ def _best_instrument(rows: list[dict]) -> dict:
 
 
 def _config(record: RunRecord) -> dict[str, Any]:
-    path = Path(record.path) / "config.json"
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise EigenRNNError(f"{path}: unreadable run config ({exc})") from None
+    if not isinstance(record.config, dict) or "lr" not in record.config or "clip" not in record.config:
+        raise EigenRNNError(f"{record.path}: the run has no config.json with lr and clip")
+    return record.config
 
 
 # ----------------------------------------------------------------------------- selection
