@@ -16,6 +16,9 @@ is expected for some records and the hardware lines say so.
     # one record of each suite (mnist and multi30k need the data; multi30k takes ~15 min at 1 thread)
     EIGENRNN_DATA=../shared/data .venv/bin/python benchmarks/check_records.py --suite all
     .venv/bin/python benchmarks/check_records.py --suite tomita --record tomita3/gru/eigen/seed1
+    # any other sweep's suite directory (the selection study's instrument-*, dev, heldout) with --record
+    .venv/bin/python benchmarks/check_records.py --results results/selection \
+        --suite instrument-lr0.5x-clip0.1 --record tomita3/lstm/orthogonal/seed0
 """
 
 from __future__ import annotations
@@ -47,12 +50,32 @@ def _same(a, b) -> bool:
     return a == b
 
 
+def bench_suite(suite_dir: str) -> str:
+    """The ``bench --suite`` name that writes the suite directory ``suite_dir``.
+
+    >>> bench_suite("instrument-lr0.5x-clip1"), bench_suite("dev"), bench_suite("tomita")
+    ('selection-instrument', 'selection-dev', 'tomita')
+    """
+    if suite_dir.startswith("instrument-"):
+        return "selection-instrument"
+    return {"dev": "selection-dev", "heldout": "selection-heldout"}.get(suite_dir, suite_dir)
+
+
+def suites_of(results: Path) -> list[str]:
+    """The suite directories of the sweep ``results``: run directories or packed records files."""
+    from eigenrnn.bench.records import SUFFIX
+
+    names = {p.name[:-len(SUFFIX)] for p in results.glob(f"*{SUFFIX}")}
+    names |= {p.parts[-5] for p in results.glob("*/*/*/*/seed*")}
+    return sorted(names)
+
+
 def recorded_hardware(results: Path, suite: str) -> dict | None:
-    """The hardware of the last bench session of ``suite`` in ``results/bench.json``, if any."""
+    """The hardware of the last bench session of ``suite`` (a suite directory) in ``results/bench.json``, if any."""
     path = results / "bench.json"
     if not path.is_file():
         return None
-    sessions = [s for s in json.loads(path.read_text())["sessions"] if s["suite"] in (suite, "all")]
+    sessions = [s for s in json.loads(path.read_text())["sessions"] if s["suite"] in (bench_suite(suite), "all")]
     if not sessions:
         return None
     last = sessions[-1]
@@ -126,8 +149,11 @@ def check(results: Path, suite: str, path: str, out: Path, threads: int) -> bool
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--suite", required=True, choices=(*SUITES, "all"), help="suite to check, or all")
-    parser.add_argument("--record", action="append", metavar="TASK/CELL/SCHEME/SEEDK",
+    parser.add_argument("--suite", required=True,
+                        help=f"suite directory of --results to check ({', '.join(SUITES)} have a default record; "
+                        "any other, e.g. the selection study's instrument-lr0.5x-clip1, dev or heldout, needs "
+                        "--record), or all for those four")
+    parser.add_argument("--record", action="append", metavar="TASK/CELL/INIT/SEEDK",
                         help="record path inside the suite (repeatable; default: "
                         + ", ".join(f"{s} {r}" for s, r in DEFAULT_RECORDS.items()) + ")")
     parser.add_argument("--results", type=Path, default=REPO / "results" / "bench-cpu",
@@ -140,6 +166,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--threads: got {args.threads}; expected a positive int")
     if args.record and args.suite == "all":
         parser.error("--record: give one --suite with it, not all")
+    if args.suite != "all":
+        present = suites_of(args.results)
+        if args.suite not in present:
+            parser.error(f"--suite: got {args.suite!r}; expected a suite of {args.results}: "
+                         f"{', '.join(present) or 'none'} (or all)")
+        if args.suite not in SUITES and not args.record:
+            parser.error(f"--record: suite {args.suite!r} has no default record; name one (TASK/CELL/INIT/SEEDK)")
     suites = SUITES if args.suite == "all" else (args.suite,)
     selected = [(s, r) for s in suites for r in (args.record or [DEFAULT_RECORDS[s]])]
     if args.out is not None and args.out.exists():

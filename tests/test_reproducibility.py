@@ -84,3 +84,26 @@ def test_check_records_reruns_a_packed_record(sweep, tmp_path, capsys):
     argv = ["--suite", "tomita", "--record", "tomita4/gru/xavier/seed0", "--results", str(packed), "--threads", "1"]
     assert CHECK["main"](argv) == 0
     assert "1 of 1 records reproduced" in capsys.readouterr().out
+
+
+def test_check_records_reruns_a_selection_record_and_names_bad_suites(sweep, tmp_path, capsys):
+    import shutil
+
+    root, specs = sweep
+    selection = tmp_path / "selection"
+    shutil.copytree(root / "tomita" / "tomita4" / "gru" / "xavier",  # eigen's summary is altered above
+                    selection / "instrument-lr1x-clip1" / "tomita4" / "gru" / "xavier")
+    (selection / "bench.json").write_text(json.dumps({"sessions": [
+        {"suite": "selection-instrument", "hardware": {"cpu": "Test CPU", "torch": "0"}, "threads": 1,
+         "commit": "abc1234"}]}))
+    argv = ["--suite", "instrument-lr1x-clip1", "--record", "tomita4/gru/xavier/seed0", "--results", str(selection)]
+    assert CHECK["main"](argv) == 0
+    printed = capsys.readouterr().out
+    assert "1 of 1 records reproduced" in printed and "recorded on: Test CPU" in printed
+    assert CHECK["bench_suite"]("heldout") == "selection-heldout"
+    with pytest.raises(SystemExit):
+        CHECK["main"](["--suite", "instrument-lr9x-clip1", "--results", str(selection)])
+    assert "--suite: got 'instrument-lr9x-clip1'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        CHECK["main"](["--suite", "instrument-lr1x-clip1", "--results", str(selection)])
+    assert "--record: suite 'instrument-lr1x-clip1' has no default record" in capsys.readouterr().err
