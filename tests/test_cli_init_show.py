@@ -52,3 +52,15 @@ def test_older_spelling_scheme_is_the_same_option(tmp_path):
     new = parser.parse_args(["init-show", "--init", "irnn", "--out", str(tmp_path / "a.png")])
     old = parser.parse_args(["init-show", "--scheme", "irnn", "--out", str(tmp_path / "a.png")])
     assert vars(new) == vars(old) and new.init == "irnn" and not hasattr(new, "scheme")
+
+
+def test_init_show_never_replaces_a_picture_unasked(tmp_path, capsys):
+    out = tmp_path / "mine.png"
+    out.write_bytes(b"a picture the user made")
+    argv = ["init-show", "--init", "eigen", "--size", "8", "--cell", "rnn", "--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"--out: got {str(out)!r}" in err and "--force" in err and len(err.strip().splitlines()) == 1
+    assert out.read_bytes() == b"a picture the user made"
+    assert main([*argv, "--force"]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

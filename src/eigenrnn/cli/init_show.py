@@ -30,6 +30,8 @@ def register(sub) -> None:
     parser.add_argument("--cell", choices=CELLS, default="gru", help="cell whose recurrent blocks are initialized")
     parser.add_argument("--seed", type=int, default=0, help="seed of the initializer's generator")
     parser.add_argument("--out", type=Path, required=True, help="PNG file to write")
+    parser.add_argument("--force", action="store_true",
+                        help="replace an existing --out file (and <out>_effective.png with --task); default: refuse")
     parser.add_argument("--horizon", type=int, metavar="T",
                         help="init_rnn horizon: eigen builds a timescale spectrum with tau_max = T (default: none)")
     parser.add_argument("--task", metavar="NAME",
@@ -41,6 +43,15 @@ def register(sub) -> None:
                         "(default: off; given bare: jacobian_radius=1.0)")
     add_threads_option(parser)
     parser.set_defaults(func=run)
+
+
+def _check_png(path: Path, force: bool) -> None:
+    """Refuse an unsafe --out, and an existing file unless ``force`` (a user's picture is never replaced unasked)."""
+    from eigenrnn.errors import EigenRNNError
+    from eigenrnn.io import check_output
+
+    if check_output(path, "init-show", mode="file") == "file" and not force:
+        raise EigenRNNError(f"--out: got {str(path)!r}; expected a new file (it exists; --force replaces it)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,12 +66,12 @@ def run(args: argparse.Namespace) -> int:
     from eigenrnn.io import check_output
     from eigenrnn.resources import check_fits, recurrent_parameters
 
-    check_output(args.out, "init-show", mode="file")
+    _check_png(args.out, args.force)
     apply_threads(args)
     check_fits("--size", args.size, recurrent_parameters(args.cell, args.size))
     extra = {} if args.horizon is None else {"horizon": args.horizon}
     if args.task is not None:
-        check_output(args.out.with_name(args.out.stem + "_effective.png"), "init-show", mode="file")
+        _check_png(args.out.with_name(args.out.stem + "_effective.png"), args.force)
         return _run_on_task(args, extra)
     import torch
 
