@@ -113,3 +113,23 @@ def test_no_traceback_from_the_console_entry_point():
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "checkpoint not found" in proc.stderr
+
+
+def test_a_run_directory_in_use_is_refused_and_a_failed_start_leaves_nothing(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    # A live process (this one's parent) holds the run directory, as a second `train --out run` would find it.
+    import os
+
+    (out / ".eigenrnn-lock").write_text(f"{os.getppid()}\n")
+    _one_line_error(capsys, ["train", *TINY, "--out", str(out)], f"out: {str(out)!r} is in use by process")
+    assert sorted(p.name for p in out.iterdir()) == [".eigenrnn-lock"]  # nothing written, the lock left alone
+    # A dead process's lock is taken over with a notice, and the run trains; its own lock is gone afterwards.
+    (out / ".eigenrnn-lock").write_text("999999999\n")
+    assert main(["train", *TINY, "--out", str(out)]) == 0
+    assert "taking over the stale lock" in capsys.readouterr().err
+    assert not (out / ".eigenrnn-lock").exists() and (out / "summary.json").is_file()
+    # A fresh start that fails after the lock (here: resume without a checkpoint) leaves no directory behind.
+    new = tmp_path / "a" / "b"
+    _one_line_error(capsys, ["train", *TINY, "--out", str(new), "--resume"], "no checkpoint")
+    assert not (tmp_path / "a").exists()

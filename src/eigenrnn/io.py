@@ -217,7 +217,8 @@ def _check_target(text: str, inputs: tuple[str | os.PathLike, ...], what: str, r
 def _check_existing_directory(target: Path, command: str, mode: str, force: bool, legacy, what: str, refuse) -> str:
     """``"new"`` for an empty directory, ``"own"`` for ``command``'s earlier output it may resume or (with ``force``) replace."""
     try:
-        empty = not any(target.iterdir())
+        # A lock alone (directory_lock creates it before the command writes) leaves a directory empty.
+        empty = not any(entry.name != LOCK_NAME for entry in target.iterdir())
     except OSError as exc:
         raise refuse(f"{what} that can be read ({exc.strerror})") from None
     if empty:
@@ -276,14 +277,38 @@ def directory_lock(path: str | os.PathLike, *, argument: str = "--out") -> Itera
 
     A lock of a live process is refused with :class:`~eigenrnn.errors.EigenRNNError`;
     the lock of a dead process (killed) is taken over with a notice on stderr.
-    The lock is removed at the end of the block.
+    The lock is removed at the end of the block, and so are the directories
+    the lock created (``path`` and missing parents) if the block left them empty.
     """
+    path = Path(path)
+    created = next((p for p in reversed((path, *path.parents)) if not p.exists()), None)
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        with _pid_lock(path, argument) as lock:
+            yield lock
+    finally:
+        if created is not None:
+            _remove_empty(path, created)
+
+
+def _remove_empty(path: Path, top: Path) -> None:
+    """``rmdir`` ``path`` and its parents up to ``top`` while they are empty."""
+    for directory in (path, *path.parents):
+        try:
+            directory.rmdir()
+        except OSError:
+            return
+        if directory == top:
+            return
+
+
+@contextlib.contextmanager
+def _pid_lock(path: Path, argument: str) -> Iterator[Path]:
+    """Create ``path/.eigenrnn-lock`` exclusively with this PID (taking over a dead process's), remove it after."""
     import sys
 
     from eigenrnn.errors import EigenRNNError
 
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
     lock = path / LOCK_NAME
     for _ in range(3):
         try:

@@ -99,11 +99,15 @@ class RunState:
         }
 
 
+def check_run_dir(run_dir: Path) -> None:
+    """Refuse an output path that is not a run directory (marked, or an older one holding a run's files) or new/empty."""
+    check_output(run_dir, "train", argument="out", mode="resume", legacy=("checkpoint.pt", "summary.json"))
+
+
 def prepare_run_dir(run_dir: Path, config: TrainConfig, resume: bool) -> dict[str, Any] | None:
     """Check ``run_dir`` for a fresh start (``None``) or a resume (the checkpoint's payload)."""
     ckpt_path = run_dir / "checkpoint.pt"
-    # Only a run directory (marked, or an older one holding a run's files) or a new/empty one.
-    check_output(run_dir, "train", argument="out", mode="resume", legacy=("checkpoint.pt", "summary.json"))
+    check_run_dir(run_dir)
     if not resume:
         for name in ("checkpoint.pt", "summary.json"):
             if (run_dir / name).exists():

@@ -26,7 +26,9 @@ import torch
 from torch import Tensor, nn
 
 from eigenrnn.errors import TrainingDiverged, bad_value
-from eigenrnn.io import append_jsonl, atomic_write_json, atomic_write_text, mark_output, sweep_stale_tmp
+from eigenrnn.io import (
+    append_jsonl, atomic_write_json, atomic_write_text, directory_lock, mark_output, sweep_stale_tmp,
+)
 from eigenrnn.train.callbacks import CallbackList
 from eigenrnn.train.config import TrainConfig
 from eigenrnn.train.evaluate import autocast, evaluate, final_evaluation
@@ -36,6 +38,7 @@ from eigenrnn.train.state import (
     RUN_FILES,
     EpochState,
     RunState,
+    check_run_dir,
     load_state,
     prepare_run_dir,
     rewrite_metrics,
@@ -118,7 +121,17 @@ class Trainer:
     # ------------------------------------------------------------------ run
 
     def fit(self, resume: bool = False) -> TrainResult:
-        """Train (or resume) the run and write its summary; see :func:`train`."""
+        """Train (or resume) the run and write its summary; see :func:`train`.
+
+        The run directory is locked for the whole run (``.eigenrnn-lock``), so a
+        second process given the same ``out`` is refused instead of interleaving
+        its writes with this one's.
+        """
+        check_run_dir(self.run_dir)  # before the lock creates anything
+        with directory_lock(self.run_dir, argument="out"):
+            return self._fit(resume)
+
+    def _fit(self, resume: bool) -> TrainResult:
         payload = prepare_run_dir(self.run_dir, self.config, resume)
         self.setup = setup(self.config, self.task, payload)
         self.state = RunState.start(payload)
