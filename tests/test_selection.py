@@ -334,3 +334,24 @@ def test_smoke_selection_and_heldout_run_end_to_end(tmp_path, capsys):
     capsys.readouterr()
     assert main(["bench", "--suite", "selection-dev", *common, "--instrument", str(inst)]) == 0
     assert "0 finished, 21 skipped" in capsys.readouterr().out
+
+
+def test_selection_budget_counts_what_is_left_at_the_measured_times(tmp_path):
+    import runpy
+
+    from eigenrnn.io import append_jsonl, atomic_write_json
+    from conftest import REPO_ROOT
+
+    budget = runpy.run_path(str(REPO_ROOT / "benchmarks" / "selection_budget.py"), run_name="selection_budget")
+    for seed, seconds in ((0, 10.0), (1, 30.0)):
+        run = tmp_path / "instrument-lr1x-clip1" / "tomita3" / "gru" / "xavier" / f"seed{seed}"
+        run.mkdir(parents=True)
+        append_jsonl(run / "metrics.jsonl", {"val_metric": 0.9})
+        atomic_write_json(run / "summary.json", {"wall_time_s": seconds})
+    rows = {(r["stage"], r["task"], r["cell"]): r for r in budget["estimate"](tmp_path)}
+    inst = rows[("instrument", "tomita3", "gru")]
+    assert (inst["planned"], inst["done"], inst["seconds_per_run"]) == (36, 2, 20.0)  # 6 settings x 3 inits x 2 seeds
+    assert inst["seconds_left"] == 34 * 20.0
+    dev = rows[("dev", "tomita3", "gru")]
+    assert (dev["planned"], dev["done"], dev["seconds_left"]) == (8 * 7 * 3, 0, 8 * 7 * 3 * 20.0)
+    assert rows[("dev", "mnist14-sub", "rnn")]["seconds_left"] is None  # never timed
