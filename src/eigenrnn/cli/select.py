@@ -59,8 +59,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"select: {len(failed)} failed runs count as missing (e.g. {failed[0]})", file=sys.stderr)
     if args.step == "instrument":
         decision = rule.choose_instrument(records)
-        lines = [f"{key}/{cell}: lr={c['lr']:g} clip={c['clip']}" for key, cells in decision["tasks"].items()
-                 for cell, c in cells.items()]
+        lines = [rule.instrument_markdown(decision).rstrip("\n")]  # the table of docs/SELECTION.md
     elif args.step == "choose":
         families = fam.FAMILIES if args.families is None else tuple(
             f.strip() for f in args.families.split(",") if f.strip())

@@ -162,6 +162,35 @@ def choose_instrument(records: Iterable[RunRecord]) -> dict[str, Any]:
             "rtol": INSTRUMENT_RTOL, "tasks": out}
 
 
+def instrument_markdown(decision: Mapping[str, Any]) -> str:
+    """The instrument decision (:func:`choose_instrument`'s JSON) as a markdown table, one row per task and cell.
+
+    Each row: the chosen lr and clip, the baselines' median best validation
+    metric and collapse rate there, and the collapse rate of every setting
+    (``lr/clip: rate``), so a reader sees what the choice avoided.
+
+    >>> row = {"lr": 0.01, "clip": 1.0, "runs": 6, "median_val": 0.97, "collapse_rate": 0.0, "higher_is_better": True}
+    >>> print(instrument_markdown({"tasks": {"tomita3": {"gru": {"lr": 0.01, "clip": 1.0, "settings": [row]}}}}))
+    | task | cell | lr | clip | median best val | collapse | collapse rate per setting (lr/clip) |
+    | --- | --- | --- | --- | --- | --- | --- |
+    | tomita3 | gru | 0.01 | 1 | 0.97 | 0/6 | 0.01/1: 0.00 |
+    <BLANKLINE>
+    """
+    lines = ["| task | cell | lr | clip | median best val | collapse | collapse rate per setting (lr/clip) |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for key, cells in decision["tasks"].items():
+        for cell, entry in cells.items():
+            chosen = next(r for r in entry["settings"] if (r["lr"], r["clip"]) == (entry["lr"], entry["clip"]))
+            rates = ", ".join(f"{r['lr']:g}/{'none' if r['clip'] is None else format(r['clip'], 'g')}: "
+                              f"{r['collapse_rate']:.2f}"
+                              for r in sorted(entry["settings"], key=lambda r: (-r["lr"], -(r["clip"] or math.inf))))
+            collapsed_runs = round(chosen["collapse_rate"] * chosen["runs"])
+            lines.append(f"| {key} | {cell} | {entry['lr']:g} | "
+                         f"{'none' if entry['clip'] is None else format(entry['clip'], 'g')} | "
+                         f"{chosen['median_val']:.4g} | {collapsed_runs}/{chosen['runs']} | {rates} |")
+    return "\n".join(lines) + "\n"
+
+
 def _best_instrument(rows: list[dict]) -> dict:
     sign = 1.0 if rows[0]["higher_is_better"] else -1.0
     top = max(sign * row["median_val"] for row in rows)
