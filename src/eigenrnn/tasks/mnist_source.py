@@ -198,15 +198,20 @@ def _resolve(data_dir: str | os.PathLike | None, download: bool) -> _Source:
     else:
         dirs = default_data_dirs()
     looked: list[str] = []
-    source = _find_local(dirs, looked) or _find_cached()
+    source = _find_local(dirs, looked)
+    if source is None and data_dir is not None:
+        # An explicit data_dir is the user's choice of data: never swap in the cache or a download silently.
+        raise DataError(f"MNIST: data_dir {str(data_dir)!r} holds no MNIST (looked for the IDX files and "
+                        f"{PICKLE_NAME} in: {', '.join(looked)}); pass the directory that holds them, or no "
+                        f"data_dir to use the cache or a download. {_HOW_TO_OBTAIN}")
+    source = source or _find_cached()
     if source is not None:
         return source
     looked.append(str(cache_dir() / "mnist"))
     where = (
         f"Looked for the IDX files ({', '.join(n[:-3] + '[.gz]' for n in _IDX_ORDER)}) "
         f"and {PICKLE_NAME} in: {', '.join(looked)}"
-        + ("" if data_dir is not None else " (data dirs: $EIGENRNN_DATA and <checkout>/../shared/data)")
-        + "."
+        + " (data dirs: $EIGENRNN_DATA and <checkout>/../shared/data)."
     )
     if not download:
         raise DataError(f"MNIST not found and download=False. {where} {_HOW_TO_OBTAIN}")

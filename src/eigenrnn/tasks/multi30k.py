@@ -116,9 +116,14 @@ def _resolve(split: str, data_dir: str | os.PathLike | None, download: bool) -> 
             found = _pair_in(directory, stem)
             if found:
                 return found
+    names = (f"{stem}.de.gz", f"{stem}.en.gz")
+    if data_dir is not None:
+        # An explicit data_dir is the user's choice of data: never swap in the cache or a download silently.
+        raise DataError(f"Multi30k: data_dir {str(data_dir)!r} holds no {split} split (looked for {names[0]} and "
+                        f"{names[1]} in: {', '.join(looked)}); pass the directory that holds them, or no data_dir "
+                        f"to use the cache or a download. {_how_to_obtain()}")
     cached = cache_dir() / "multi30k"
     looked.append(str(cached))
-    names = (f"{stem}.de.gz", f"{stem}.en.gz")
     paths = tuple(cached / name for name in names)
     if all(p.is_file() and sha256_file(p) == SHA256[p.name] for p in paths):
         return paths  # type: ignore[return-value]
