@@ -331,9 +331,35 @@ def test_sweep_lock_refuses_a_live_holder_and_takes_over_a_dead_one(tmp_path, ca
     dead = _dead_pid()
     (out / ".eigenrnn-lock").write_text(f"{dead}\n")
     with directory_lock(out) as lock:
-        assert lock.read_text().strip() == str(os.getpid())
+        assert lock.read_text().split()[0] == str(os.getpid())
     assert f"stale lock {out / '.eigenrnn-lock'} of process {dead}" in capsys.readouterr().err
     assert not (out / ".eigenrnn-lock").exists()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_lock_whose_pid_was_reused_is_stale(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    out.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        with directory_lock(out) as lock:
+            pid, token = lock.read_text().split()
+            assert int(pid) == os.getpid() and token.endswith(":" + Path(f"/proc/{pid}/stat").read_text()
+                                                                 .rsplit(")", 1)[1].split()[19])
+        # A live process under the PID but another start: the PID was reused after its holder died.
+        (out / ".eigenrnn-lock").write_text(f"{holder.pid} {token}0\n")
+        with directory_lock(out):
+            pass
+        assert f"stale lock {out / '.eigenrnn-lock'} of process {holder.pid}" in capsys.readouterr().err
+        # The holder's own token: the lock is live.
+        own = Path(f"/proc/{holder.pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+        (out / ".eigenrnn-lock").write_text(f"{holder.pid} {token.split(':')[0]}:{own}\n")
+        with pytest.raises(EigenRNNError, match=f"in use by process {holder.pid}"):
+            with directory_lock(out):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def _children(pid: int) -> list[int]:
@@ -372,7 +398,7 @@ def test_sigkill_of_bench_leaves_no_worker_behind(tmp_path):
                        if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
             time.sleep(0.2)
         assert len(workers) == 2, "the sweep did not start its workers"
-        assert (out / ".eigenrnn-lock").read_text().strip() == str(parent.pid)
+        assert (out / ".eigenrnn-lock").read_text().split()[0] == str(parent.pid)
         parent.send_signal(signal.SIGKILL)
         parent.wait()
         deadline = time.monotonic() + 10

@@ -271,6 +271,34 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _start_token(pid: int) -> str | None:
+    """Which process ``pid`` is: the boot id and its start time (Linux ``/proc``), or None where unknown.
+
+    A lock records it next to the PID, so that a PID reused by another process
+    (after a crash or a reboot) does not make a dead holder's lock look live.
+    """
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+        fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+        return f"{boot}:{fields[19]}"  # field 22 of stat, starttime; fields[0] is field 3
+    except (OSError, IndexError, UnicodeDecodeError):
+        return None
+
+
+def _holder(text: str) -> tuple[int | None, bool]:
+    """The PID a lock file names and whether that process still runs (the same process, not a reuse of its PID)."""
+    parts = text.split()
+    try:
+        pid = int(parts[0])
+    except (ValueError, IndexError):
+        return None, False  # half-written by a process killed between create and write
+    if pid == os.getpid() or not _alive(pid):
+        return pid, False
+    recorded = parts[1] if len(parts) > 1 else None  # locks written before tokens hold the PID alone
+    now = _start_token(pid)
+    return pid, recorded is None or now is None or now == recorded
+
+
 @contextlib.contextmanager
 def directory_lock(path: str | os.PathLike, *, argument: str = "--out") -> Iterator[Path]:
     """Hold ``path/.eigenrnn-lock`` (this process's PID) for the block, so that one process works on ``path``.
@@ -315,10 +343,10 @@ def _pid_lock(path: Path, argument: str) -> Iterator[Path]:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             try:
-                pid = int(lock.read_text(encoding="utf-8").split()[0])
-            except (OSError, ValueError, IndexError):
-                pid = None  # half-written by a process killed between create and write
-            if pid is not None and pid != os.getpid() and _alive(pid):
+                pid, live = _holder(lock.read_text(encoding="utf-8"))
+            except OSError:
+                pid, live = None, False
+            if live:
                 raise EigenRNNError(
                     f"{argument}: {os.fspath(path)!r} is in use by process {pid} (lock {lock}); "
                     "wait for it to finish or stop it"
@@ -328,7 +356,8 @@ def _pid_lock(path: Path, argument: str) -> Iterator[Path]:
             lock.unlink(missing_ok=True)
             continue
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(f"{os.getpid()}\n")
+            token = _start_token(os.getpid())
+            fh.write(f"{os.getpid()}{'' if token is None else ' ' + token}\n")
         break
     else:  # pragma: no cover - another process won the race three times
         raise EigenRNNError(f"{argument}: could not lock {os.fspath(path)!r} ({lock})")
