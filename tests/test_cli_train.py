@@ -67,7 +67,12 @@ def test_unknown_task_cell_scheme_name_the_valid_ones(capsys, argv, names):
 
 def test_bad_values_are_one_line_errors(tmp_path, capsys):
     _one_line_error(capsys, ["train", "--hidden", "3"], "--task")
-    _one_line_error(capsys, ["train", "--task", "adding", "--lr", "-1", "--out", str(tmp_path / "x")], "lr: got -1.0")
+    _one_line_error(capsys, ["train", "--task", "adding", "--lr", "-1", "--out", str(tmp_path / "x")], "--lr: got -1.0")
+    _one_line_error(capsys, ["train", "--task", "adding", "--batch-size", "0", "--out", str(tmp_path / "x")],
+                    "--batch-size: got 0")  # the flag the user typed, not the config field batch_size
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"task": "adding", "hidden": 0}))
+    _one_line_error(capsys, ["train", "--config", str(config), "--out", str(tmp_path / "x")], f"{config}: hidden: got 0")
     _one_line_error(capsys, ["train", "--task", "adding", "--option", "delay=3", "--out", str(tmp_path / "x")],
                     "options of task 'adding'")
     _one_line_error(capsys, ["train", "--task", "mnist", "--data-dir", str(tmp_path / "nowhere"), "--out",

@@ -127,7 +127,11 @@ def config_from_args(args: argparse.Namespace):
 
     data: dict[str, Any] = {}
     if args.config:
-        data = TrainConfig.from_json(args.config).to_dict()
+        try:
+            data = TrainConfig.from_json(args.config).to_dict()
+        except ValueError as exc:
+            message = str(exc)
+            raise ValueError(message if str(args.config) in message else f"{args.config}: {message}") from None
     for flag, name in _FIELDS.items():
         value = getattr(args, flag)
         if value is not None:
@@ -151,7 +155,28 @@ def config_from_args(args: argparse.Namespace):
     data["task_options"] = options
     if "task" not in data:
         raise ValueError(bad_value("--task", None, "a task name (or a --config file that names one)"))
-    return TrainConfig.from_dict(data)
+    try:
+        return TrainConfig.from_dict(data)
+    except ValueError as exc:
+        raise ValueError(_as_flag(str(exc), args)) from None
+
+
+def _as_flag(message: str, args: argparse.Namespace) -> str:
+    """A TrainConfig error in the user's terms: its field named as the flag that set it, or as the --config file's.
+
+    >>> _as_flag("hidden: got 0; expected >= 1", argparse.Namespace(hidden=0, config=None))
+    '--hidden: got 0; expected >= 1'
+    >>> _as_flag("hidden: got 0; expected >= 1", argparse.Namespace(hidden=None, config="c.json"))
+    'c.json: hidden: got 0; expected >= 1'
+    """
+    flags = {**{name: flag for flag, name in _FIELDS.items()}, "clip": "clip", "calibrate": "calibrate"}
+    field = message.split(":", 1)[0]
+    flag = flags.get(field)
+    if flag is not None and getattr(args, flag, None) is not None:
+        return f"--{flag.replace('_', '-')}{message[len(field):]}"
+    if flag is not None and getattr(args, "config", None):
+        return f"{args.config}: {message}"
+    return message
 
 
 def run(args: argparse.Namespace) -> int:
