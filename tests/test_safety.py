@@ -476,3 +476,20 @@ def test_init_rnn_restores_the_module_when_a_block_fails_midway(monkeypatch):
     with pytest.raises(ValueError, match="refused midway"):
         init_module.init_rnn(module, "orthogonal", generator=torch.Generator().manual_seed(0))
     assert all(torch.equal(before[k], v) for k, v in module.state_dict().items())
+
+
+def test_atomic_directory_sweeps_what_a_killed_process_left_and_nothing_else(tmp_path):
+    from eigenrnn.io import atomic_directory
+
+    dead, live = _dead_pid(), os.getppid()
+    left = tmp_path / f".report.{dead}.abcd1234.tmp"       # a kill mid-build: swept
+    running = tmp_path / f".report.{live}.abcd1234.tmp"    # another process still building: kept
+    unrelated = [tmp_path / f".other.{dead}.abcd1234.tmp", tmp_path / ".report.abcd1234.tmp"]  # not ours to judge
+    for folder in (left, running, *unrelated):
+        folder.mkdir()
+        (folder / "half.md").write_text("half")
+    with atomic_directory(tmp_path / "report") as tmp:
+        assert tmp.name.startswith(f".report.{os.getpid()}.")
+        (tmp / "report.md").write_text("done")
+    assert not left.exists() and running.is_dir() and all(p.is_dir() for p in unrelated)
+    assert (tmp_path / "report" / "report.md").read_text() == "done"

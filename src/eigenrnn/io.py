@@ -78,10 +78,14 @@ def atomic_directory(path: str | os.PathLike, *, overwrite: bool = False, marker
     An existing empty directory at ``path`` is replaced; a non-empty one only
     with ``overwrite`` (check it first with :func:`check_output`).  ``marker``
     (a command name) is written as the directory's :data:`OUTPUT_MARKER`.
+    The temporary siblings are named ``.<name>.<pid>.<random>.tmp`` (and
+    ``.old``); those that a killed process left for ``path`` are removed first.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    _sweep_dead_siblings(path)
+    prefix = f".{path.name}.{os.getpid()}."
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=path.parent))
     try:
         yield tmp
         if marker is not None:
@@ -90,7 +94,7 @@ def atomic_directory(path: str | os.PathLike, *, overwrite: bool = False, marker
             if not overwrite and (not path.is_dir() or any(path.iterdir())):
                 raise FileExistsError(f"{path} already exists")
             # A fresh name: never remove a ".old" folder that this call did not move aside.
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+            old = Path(tempfile.mkdtemp(prefix=prefix, suffix=".old", dir=path.parent))
             os.replace(path, old)
             os.replace(tmp, path)
             shutil.rmtree(old, ignore_errors=True)
@@ -100,6 +104,20 @@ def atomic_directory(path: str | os.PathLike, *, overwrite: bool = False, marker
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _sweep_dead_siblings(path: Path) -> list[Path]:
+    """Remove the temporary siblings of ``path`` that :func:`atomic_directory` made in a process no longer running."""
+    import re
+
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)\.[A-Za-z0-9_]{{8}}\.(tmp|old)")
+    removed = []
+    for entry in path.parent.iterdir():
+        found = pattern.fullmatch(entry.name)
+        if found and entry.is_dir() and not entry.is_symlink() and not _alive(int(found.group(1))):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
 
 
 def append_jsonl(path: str | os.PathLike, record: dict) -> None:
