@@ -227,6 +227,82 @@ def test_packed_runs_give_the_same_decisions_as_run_directories(tmp_path):
     assert {row["lr"]: row["collapse_rate"] for row in decision["settings"]} == {1e-2: 0.5, 5e-3: 0.0}
 
 
+def _heldout(cells: dict[tuple[str, str], dict]) -> dict:
+    """A heldout.json by hand: per (task, cell) the means of eigen selected, its default, the selected and
+    textbook baselines, and the pair (wins, ties, losses, Holm p) of eigen against the selected baseline."""
+    tasks: dict = {}
+    for (key, cell), c in cells.items():
+        higher = not key.startswith("adding")
+        table = tasks.setdefault(key, {"metric": "accuracy" if higher else "mse", "higher_is_better": higher,
+                                       "configs": {}, "headline": {}, "comparisons": []})
+
+        def col(name, mean):
+            return {"config": name, "mean": mean, "n": 10, "collapse_rate": 0.0}
+
+        table["headline"][cell] = {"eigen default": col("eigen", c["default"]),
+                                   "eigen selected": col("eigen:horizon", c["eigen"]),
+                                   "best selected baseline": col("orthogonal:g1.25", c["base"]),
+                                   "best textbook baseline": col("xavier", c["textbook"])}
+        table["configs"][cell] = {
+            "eigen:horizon": {"roles": ["selected:eigen"], "mean": c["eigen"], "std": 0.01, "n": 10, "runs": 10,
+                              "collapse_rate": 0.0},
+            "orthogonal:g1.25": {"roles": ["selected:orthogonal"], "mean": c["base"], "std": 0.01, "n": 10,
+                                 "runs": 10, "collapse_rate": 0.1},
+            "xavier:g0.5": {"roles": ["selected:xavier"], "mean": c.get("xavier", c["textbook"]), "std": 0.01,
+                            "n": 10, "runs": 10, "collapse_rate": 0.0}}
+        w, t, l, p = c["pair"]
+        table["comparisons"].append({"cell": cell, "eigen": "eigen:horizon", "baseline": "orthogonal:g1.25",
+                                     "role": "selected:orthogonal", "n_pairs": w + t + l, "wins": w, "ties": t,
+                                     "losses": l, "p_value": p, "p_holm": p})
+    return {"tasks": tasks}
+
+
+def test_verdict_on_hand_made_heldout_numbers():
+    from eigenrnn.selection import verdict
+
+    win = {"default": 0.7, "eigen": 0.9, "base": 0.8, "textbook": 0.75, "pair": (8, 1, 1, 0.01)}
+    tie = {"default": 0.7, "eigen": 0.8, "base": 0.8, "textbook": 0.75, "pair": (3, 4, 3, 1.0)}
+    # more seed wins but not the best mean of the four columns (the textbook baseline's is higher): a tie
+    lucky = {"default": 0.7, "eigen": 0.81, "base": 0.8, "textbook": 0.85, "pair": (6, 0, 4, 0.5)}
+    loss = {"default": 0.7, "eigen": 0.7, "base": 0.8, "textbook": 0.75, "pair": (2, 0, 8, 0.2)}
+    outcomes = {(r["task"], r["cell"]): r["outcome"] for r in verdict.cell_outcomes(_heldout(
+        {("tomita6", "gru"): win, ("tomita6", "rnn"): tie, ("tomita7", "gru"): lucky, ("tomita7", "rnn"): loss}))}
+    assert outcomes == {("tomita6", "gru"): "win", ("tomita6", "rnn"): "tie", ("tomita7", "gru"): "tie",
+                        ("tomita7", "rnn"): "loss"}
+    # wins 1 of 3 (a third), no loss, no significant loss: eigen becomes the default
+    good = verdict.verdict(_heldout({("t6", "gru"): win, ("t6", "rnn"): tie, ("t7", "gru"): tie}))
+    assert good["becomes_default"] and good["reasons"] == [] and good["closest"]["task"] == "t6"
+    # one lost cell is enough to keep the default, and the reason says so
+    bad = verdict.verdict(_heldout({("t6", "gru"): win, ("t6", "rnn"): loss}))
+    assert not bad["becomes_default"] and any("loses 1 of 2 cells" in r for r in bad["reasons"])
+    # a win on seeds is no win of the rule when a Holm-significant loss sits in the table
+    sig = dict(tie, pair=(3, 0, 7, 0.01))
+    strict = verdict.verdict(_heldout({("t6", "gru"): win, ("t6", "rnn"): sig}))
+    assert strict["significant_losses"] == [("t6", "rnn", "orthogonal:g1.25")] and not strict["becomes_default"]
+    # too few wins: ties everywhere do not make a default
+    assert "at least 1 needed" in verdict.verdict(_heldout({("t6", "gru"): tie}))["reasons"][0]
+    # lower is better on regression: the sign of the gap follows the metric
+    reg = {"default": 0.02, "eigen": 0.01, "base": 0.02, "textbook": 0.03, "pair": (9, 0, 1, 0.004)}
+    v = verdict.verdict(_heldout({("adding200", "gru"): reg}))
+    assert v["cells"][0]["outcome"] == "win" and v["closest"]["relative_gap"] == pytest.approx(0.5)
+
+
+def test_recommendation_ranks_selected_configurations_per_task_type():
+    from eigenrnn.selection import verdict
+
+    cells = {("tomita6", "gru"): {"default": 0.7, "eigen": 0.9, "base": 0.8, "textbook": 0.7, "xavier": 0.6,
+                                  "pair": (8, 1, 1, 0.01)},
+             ("tomita7", "gru"): {"default": 0.7, "eigen": 0.7, "base": 0.8, "textbook": 0.7, "xavier": 0.6,
+                                  "pair": (1, 1, 8, 0.01)},
+             ("adding200", "gru"): {"default": 0.1, "eigen": 0.1, "base": 0.1, "textbook": 0.2, "xavier": 0.05,
+                                    "pair": (3, 4, 3, 1.0)}}
+    picks = verdict.recommend(_heldout(cells))
+    tomita = picks["Tomita grammars"]["gru"]
+    assert tomita["ranks"] == {"eigen": 1.5, "orthogonal": 1.5, "xavier": 3.0}
+    assert tomita["family"] == "orthogonal"  # equal mean rank: the earlier family of FAMILIES
+    assert picks["regression"]["gru"]["family"] == "xavier" and picks["regression"]["gru"]["config"] == "xavier:g0.5"
+
+
 # ----------------------------------------------------------------------------- suites
 
 
@@ -310,6 +386,17 @@ def test_smoke_selection_and_heldout_run_end_to_end(tmp_path, capsys):
     assert "--force" in capsys.readouterr().err
     assert main(["bench", "--suite", "selection-heldout", *common, "--instrument", str(inst), "--chosen", str(chosen)]) == 0
     assert main(["select", "compare", str(out), "--chosen", str(chosen), "--out", str(cmp)]) == 0
+    page = tmp_path / "selection.md"
+    assert main(["select", "page", "--chosen", str(chosen), "--heldout", str(cmp), "--out", str(page)]) == 0
+    assert "verdict: " in capsys.readouterr().out
+    text = page.read_text()
+    for heading in ("Selected configurations", "Headline", "Verdict", "Which family to pick"):
+        assert f"## {heading}" in text
+    assert "| tomita6 | gru |" in text and "| adding10 | gru |" in text and "](selection.png)" in text
+    assert (tmp_path / "selection.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["select", "page", "--chosen", str(chosen), "--heldout", str(cmp), "--out", str(page)]) == 2
+    assert main(["select", "page", "--chosen", str(cmp), "--heldout", str(cmp), "--out", str(tmp_path / "x.md")]) == 2
+    assert "--chosen" in capsys.readouterr().err and not (tmp_path / "x.md").exists()
 
     decision = json.loads(chosen.read_text())["cells"]["gru"]
     assert set(decision["families"]) == {"xavier", "chrono", "eigen"}

@@ -40,6 +40,43 @@ def register(sub) -> None:
         if name == "compare":
             step.add_argument("--chosen", required=True, help="the file eigenrnn select choose wrote")
         step.set_defaults(func=run)
+    text = ("write the results page (chosen configurations, headline, comparisons, verdict, recommendations) "
+            "and its headline figure (<out>.png)")
+    page = steps.add_parser("page", help=text, description=text + " from the decision files alone")
+    page.add_argument("--chosen", required=True, help="the file eigenrnn select choose wrote")
+    page.add_argument("--heldout", required=True, help="the file eigenrnn select compare wrote")
+    page.add_argument("--out", required=True, help="the markdown file to write (the figure goes beside it as .png)")
+    page.add_argument("--force", action="store_true", help="replace an existing --out file and its figure (default: refuse)")
+    page.set_defaults(func=write_page)
+
+
+def write_page(args: argparse.Namespace) -> int:
+    from eigenrnn.analysis.plots import save_figure
+    from eigenrnn.errors import EigenRNNError, bad_value
+    from eigenrnn.io import atomic_write_text, check_output
+    from eigenrnn.selection import rule, verdict
+
+    if Path(args.out).suffix != ".md":
+        raise ValueError(bad_value("--out", args.out, "a .md file name"))
+    out = Path(args.out)
+    picture = out.with_suffix(".png")
+    for path in (out, picture):
+        state = check_output(path, "select", mode="file", inputs=(args.chosen, args.heldout))
+        if state == "file" and not args.force:
+            raise EigenRNNError(bad_value("--out", str(path), "a new file (it exists; --force replaces it)"))
+    chosen, heldout = rule.read_decision(args.chosen, "--chosen"), rule.read_decision(args.heldout, "--heldout")
+    for argument, data, key in (("--chosen", chosen, "cells"), ("--heldout", heldout, "tasks")):
+        if not isinstance(data, dict) or not isinstance(data.get(key), dict):
+            raise ValueError(bad_value(argument, getattr(args, argument[2:]), f"a decision file with {key!r}"))
+    text = verdict.markdown(heldout, chosen, figure_name=picture.name)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_figure(verdict.figure(heldout), picture)
+    atomic_write_text(out, text)
+    outcome = verdict.verdict(heldout)
+    print("verdict: " + ("the selected eigen design becomes the default" if outcome["becomes_default"]
+                         else "the default stays (" + "; ".join(outcome["reasons"]) + ")"))
+    print(f"wrote {out} and {picture}")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
