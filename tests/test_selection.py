@@ -147,6 +147,16 @@ def test_select_picks_the_best_mean_rank(tmp_path):
     assert entry["configs"]["xavier:g1.25"]["mean_rank"] == 1.0
     assert entry["configs"]["xavier:g0.5"]["mean_rank"] == 2.0
     assert entry["configs"]["xavier"]["mean_rank"] == pytest.approx((3 + 4 + 5 + 6) / 4)  # four-way tie, averaged
+    assert entry["configs"]["xavier:g1.25"]["by_task"] == {"adding50": 1.0, "tomita3": 1.0}
+
+
+def test_select_shows_a_design_that_wins_one_task_type_and_loses_another(tmp_path):
+    # g0.5 is best on the symbolic task and worst on the smooth one: its overall rank hides it, by_task shows it
+    values = _xavier_values(**{"xavier:g0.5": (0.99, 0.5), "xavier:g1.25": (0.8, 0.01)})
+    table = rule.select(_family_runs(tmp_path, values), families=("xavier",))["cells"]["gru"]["families"]["xavier"]
+    assert table["configs"]["xavier:g0.5"]["by_task"] == {"adding50": 6.0, "tomita3": 1.0}
+    assert table["configs"]["xavier:g1.25"]["by_task"] == {"adding50": 1.0, "tomita3": 2.0}
+    assert table["chosen"] == "xavier:g1.25"
 
 
 def test_select_ties_go_to_fewer_collapses_then_textbook_then_order(tmp_path):
@@ -390,7 +400,8 @@ def test_smoke_selection_and_heldout_run_end_to_end(tmp_path, capsys):
     assert main(["select", "page", "--chosen", str(chosen), "--heldout", str(cmp), "--out", str(page)]) == 0
     assert "verdict: " in capsys.readouterr().out
     text = page.read_text()
-    for heading in ("Selected configurations", "Headline", "Verdict", "Which family to pick"):
+    for heading in ("Selected configurations", "The eigen designs on the development tasks", "Headline", "Verdict",
+                    "Which family to pick"):
         assert f"## {heading}" in text
     assert "| tomita6 | gru |" in text and "| adding10 | gru |" in text and "](selection.png)" in text
     assert (tmp_path / "selection.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

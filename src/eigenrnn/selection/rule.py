@@ -227,24 +227,28 @@ def mean_ranks(records: Sequence[RunRecord], names: Sequence[str], cell: str) ->
 
     A configuration without a run in a group (not run, failed) or whose run
     diverged takes the worst rank of that group.  Returns ``{name: {"mean_rank",
-    "groups", "missing", "collapsed"}}``.
+    "groups", "missing", "collapsed", "by_task"}}``; ``by_task`` is the mean
+    rank within each dev task alone, so a design that wins on one task type
+    (e.g. the symbolic Tomita tasks) and loses on another shows it.
     """
     by_group: dict[tuple[str, int], dict[str, RunRecord]] = {}
     for r in records:
         if r.cell == cell and r.init in names:
             by_group.setdefault((task_key(r), r.seed), {})[r.init] = r
-    out = {n: {"ranks": [], "missing": 0, "collapsed": 0} for n in names}
-    for group in by_group.values():
+    out = {n: {"ranks": [], "missing": 0, "collapsed": 0, "by_task": {}} for n in names}
+    for (key, _), group in sorted(by_group.items()):
         higher = next(iter(group.values())).higher_is_better
         values = [group[n].value("best_val_metric") if n in group else None for n in names]
         for n, rank in zip(names, _ranks(values, higher)):
             out[n]["ranks"].append(rank)
+            out[n]["by_task"].setdefault(key, []).append(rank)
             if n not in group:
                 out[n]["missing"] += 1
             elif run_collapsed(group[n]):
                 out[n]["collapsed"] += 1
     return {n: {"mean_rank": (sum(v["ranks"]) / len(v["ranks"])) if v["ranks"] else None, "groups": len(v["ranks"]),
-                "missing": v["missing"], "collapsed": v["collapsed"]} for n, v in out.items()}
+                "missing": v["missing"], "collapsed": v["collapsed"],
+                "by_task": {k: sum(r) / len(r) for k, r in v["by_task"].items()}} for n, v in out.items()}
 
 
 def pick(table: Mapping[str, Mapping[str, Any]], order: Sequence[str], textbook: str | None) -> str:

@@ -17,6 +17,7 @@ Everything is computed from the JSON that ``eigenrnn select choose`` and
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Mapping
 
 #: A comparison is a significant loss below this Holm-adjusted p-value.
@@ -175,6 +176,7 @@ def markdown(heldout: Mapping[str, Any], chosen: Mapping[str, Any], figure_name:
     for cell, entry in chosen["cells"].items():
         picks = [f"`{entry['families'][f]['chosen']}`" if f in entry["families"] else "—" for f in _families(chosen)]
         lines.append(f"| {cell} | {entry['input_scheme']} | " + " | ".join(picks) + " |")
+    lines += _design_ranks(chosen, "eigen")
     lines += ["", "## Headline: held-out task and cell (mean test metric, collapse rate, n)", "",
               "| task | cell | metric | " + " | ".join(HEADLINE) + " |", "| --- | --- | --- |" + " --- |" * 4]
     for key, table in heldout["tasks"].items():
@@ -222,7 +224,7 @@ def markdown(heldout: Mapping[str, Any], chosen: Mapping[str, Any], figure_name:
         for cell, r in cells.items():
             lines.append(f"| {kind} | {cell} | {r['family']} | `{r['config']}` | {r['mean_rank']:.2f} of "
                          f"{len(r['ranks'])} | {', '.join(r['tasks'])} |")
-    return "\n".join(lines) + "\n"
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines) + "\n")
 
 
 def figure(heldout: Mapping[str, Any]) -> Any:
@@ -253,6 +255,26 @@ def figure(heldout: Mapping[str, Any]) -> Any:
     if keys:
         fig.legend(loc="outside lower center", ncol=4, fontsize=7)
     return fig
+
+
+def _design_ranks(chosen: Mapping[str, Any], family: str) -> list[str]:
+    """The family's configurations on the dev tasks: mean rank overall and per task (does the best differ by task?)."""
+    lines: list[str] = []
+    for cell, entry in chosen["cells"].items():
+        configs = entry["families"].get(family, {}).get("configs", {})
+        tasks = sorted({k for c in configs.values() for k in c.get("by_task", {})})
+        if not configs or not tasks:
+            continue
+        if not lines:
+            lines = ["", f"## The {family} designs on the development tasks (mean rank within the family, 1 = best)", ""]
+        lines += [f"**{cell}** (chosen: `{entry['families'][family]['chosen']}`)", "",
+                  "| configuration | overall | " + " | ".join(tasks) + " |", "| --- | --- |" + " --- |" * len(tasks)]
+        for name, c in configs.items():
+            by_task = c.get("by_task", {})
+            lines.append(f"| `{name}` | {_fmt(c['mean_rank'], 3)} | "
+                         + " | ".join(_fmt(by_task.get(k), 3) for k in tasks) + " |")
+        lines.append("")
+    return lines
 
 
 def _families(chosen: Mapping[str, Any]) -> list[str]:
