@@ -61,15 +61,6 @@ def bench_suite(suite_dir: str) -> str:
     return {"dev": "selection-dev", "heldout": "selection-heldout"}.get(suite_dir, suite_dir)
 
 
-def suites_of(results: Path) -> list[str]:
-    """The suite directories of the sweep ``results``: run directories or packed records files."""
-    from eigenrnn.bench.records import SUFFIX
-
-    names = {p.name[:-len(SUFFIX)] for p in results.glob(f"*{SUFFIX}")}
-    names |= {p.parts[-5] for p in results.glob("*/*/*/*/seed*")}
-    return sorted(names)
-
-
 def recorded_hardware(results: Path, suite: str) -> dict | None:
     """The hardware of the last bench session of ``suite`` (a suite directory) in ``results/bench.json``, if any."""
     path = results / "bench.json"
@@ -167,7 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.record and args.suite == "all":
         parser.error("--record: give one --suite with it, not all")
     if args.suite != "all":
-        present = suites_of(args.results)
+        from eigenrnn.bench.records import suite_names
+
+        present = suite_names(args.results)
         if args.suite not in present:
             parser.error(f"--suite: got {args.suite!r}; expected a suite of {args.results}: "
                          f"{', '.join(present) or 'none'} (or all)")

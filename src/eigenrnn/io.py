@@ -169,6 +169,7 @@ def check_output(
     * ``''``, ``.``, the current directory or one of its parents is refused;
     * a path under a regular file, or (``mode="file"``) one that is a directory,
       or (other modes) one that is not a directory, is refused;
+    * (``mode="file"``) an existing file is replaced only with ``force``;
     * a path that is one of ``inputs`` or holds one is refused;
     * an existing non-empty directory is written only if its :data:`OUTPUT_MARKER`
       names ``command`` (or, for directories written before markers existed, it
@@ -180,7 +181,7 @@ def check_output(
 
     Returns:
         ``"new"`` (absent or empty) or ``"own"`` (this command's earlier
-        output); with ``mode="file"``, ``"new"`` or ``"file"`` (an existing file).
+        output); with ``mode="file"``, ``"new"`` or ``"file"`` (an existing file, with ``force``).
 
     Raises:
         EigenRNNError: one line naming ``argument`` and the path.
@@ -204,6 +205,8 @@ def check_output(
     if mode == "file":
         if target.is_dir():
             raise refuse(f"{what}; it is a directory")
+        if target.exists() and not force:
+            raise refuse("a new file (it exists; --force replaces it)")
         return "file" if target.exists() else "new"
     if not target.exists():
         return "new"

@@ -139,6 +139,12 @@ def write_packed(file: str | os.PathLike, suite: str, records: list[Record]) -> 
     return Path(file)
 
 
+def suite_names(root: str | os.PathLike) -> list[str]:
+    """The suites of the sweep at ``root``: those with run directories or a packed records file, sorted."""
+    root = Path(root)
+    return sorted({p.split("/", 1)[0] for p in _run_dirs(root)} | {f.name[:-len(SUFFIX)] for f in root.glob(f"*{SUFFIX}")})
+
+
 def _run_dirs(root: Path, suite: str = "*") -> list[str]:
     """Relative paths of the run directories under ``root`` (finished or not)."""
     return sorted(p.relative_to(root).as_posix() for p in root.glob(f"{suite}/*/*/*/seed*") if p.is_dir())
@@ -297,8 +303,7 @@ def pack_sweep(root: str | os.PathLike, suites: tuple[str, ...] | None = None) -
     if not root.is_dir():
         raise FileNotFoundError(f"benchmark directory {root} does not exist")
     check_output(root, "bench", argument="sweep", mode="resume", legacy=("bench.json",))
-    present = sorted({p.split("/", 1)[0] for p in _run_dirs(root)}
-                     | {f.name[:-len(SUFFIX)] for f in root.glob(f"*{SUFFIX}")})
+    present = suite_names(root)
     if suites is not None:
         for suite in suites:
             if suite not in present:

@@ -45,15 +45,6 @@ def register(sub) -> None:
     parser.set_defaults(func=run)
 
 
-def _check_png(path: Path, force: bool) -> None:
-    """Refuse an unsafe --out, and an existing file unless ``force`` (a user's picture is never replaced unasked)."""
-    from eigenrnn.errors import EigenRNNError
-    from eigenrnn.io import check_output
-
-    if check_output(path, "init-show", mode="file") == "file" and not force:
-        raise EigenRNNError(f"--out: got {str(path)!r}; expected a new file (it exists; --force replaces it)")
-
-
 def run(args: argparse.Namespace) -> int:
     if args.size < 1:
         raise ValueError(f"--size: got {args.size}; expected a positive integer")
@@ -66,12 +57,12 @@ def run(args: argparse.Namespace) -> int:
     from eigenrnn.io import check_output
     from eigenrnn.resources import check_fits, recurrent_parameters
 
-    _check_png(args.out, args.force)
+    check_output(args.out, "init-show", mode="file", force=args.force)
     apply_threads(args)
     check_fits("--size", args.size, recurrent_parameters(args.cell, args.size))
     extra = {} if args.horizon is None else {"horizon": args.horizon}
     if args.task is not None:
-        _check_png(args.out.with_name(args.out.stem + "_effective.png"), args.force)
+        check_output(args.out.with_name(args.out.stem + "_effective.png"), "init-show", mode="file", force=args.force)
         return _run_on_task(args, extra)
     import torch
 

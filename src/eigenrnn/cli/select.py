@@ -52,7 +52,7 @@ def register(sub) -> None:
 
 def write_page(args: argparse.Namespace) -> int:
     from eigenrnn.analysis.plots import save_figure
-    from eigenrnn.errors import EigenRNNError, bad_value
+    from eigenrnn.errors import bad_value
     from eigenrnn.io import atomic_write_text, check_output
     from eigenrnn.selection import rule, verdict
 
@@ -61,9 +61,7 @@ def write_page(args: argparse.Namespace) -> int:
     out = Path(args.out)
     picture = out.with_suffix(".png")
     for path in (out, picture):
-        state = check_output(path, "select", mode="file", inputs=(args.chosen, args.heldout))
-        if state == "file" and not args.force:
-            raise EigenRNNError(bad_value("--out", str(path), "a new file (it exists; --force replaces it)"))
+        check_output(path, "select", mode="file", inputs=(args.chosen, args.heldout), force=args.force)
     chosen, heldout = rule.read_decision(args.chosen, "--chosen"), rule.read_decision(args.heldout, "--heldout")
     for argument, data, key in (("--chosen", chosen, "cells"), ("--heldout", heldout, "tasks")):
         if not isinstance(data, dict) or not isinstance(data.get(key), dict):
@@ -81,14 +79,12 @@ def write_page(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from eigenrnn.bench.stats import load_runs
-    from eigenrnn.errors import EigenRNNError, bad_value
+    from eigenrnn.errors import bad_value
     from eigenrnn.io import check_output
     from eigenrnn.selection import families as fam
     from eigenrnn.selection import rule
 
-    state = check_output(args.out, "select", mode="file", inputs=(args.runs,))
-    if state == "file" and not args.force:
-        raise EigenRNNError(bad_value("--out", args.out, "a new file (it exists; --force replaces it)"))
+    check_output(args.out, "select", mode="file", inputs=(args.runs,), force=args.force)
     if not Path(args.runs).is_dir():
         raise FileNotFoundError(f"runs: {args.runs} is not a directory")
     records, failed = load_runs(args.runs)
