@@ -11,6 +11,7 @@ import torch
 
 from eigenrnn.bench.stats import RunRecord
 from eigenrnn.bench.variants import parse
+from eigenrnn.errors import EigenRNNError
 from eigenrnn.selection import families as fam
 from eigenrnn.selection import rule, suites
 
@@ -137,6 +138,25 @@ def _xavier_values(**changes):
     base = {name: (0.7, 0.10) for name in fam.configs("xavier")}
     base.update(changes)
     return base
+
+
+def test_a_decision_on_an_unfinished_stage_is_refused_or_recorded(tmp_path):
+    runs = _family_runs(tmp_path, _xavier_values())
+    n = len(runs)
+    failed = [tmp_path / "dev" / "tomita3" / "gru" / "extra" / "seed0"]
+    session = {"suite": "selection-dev", "runs": len(runs) + 2}
+    (tmp_path / "bench.json").write_text(json.dumps({"sessions": [session, {"suite": "selection-heldout", "runs": 1}]}))
+    assert rule.stage_coverage(tmp_path, "selection-dev", runs, failed) == {"planned": n + 2, "found": n + 1}
+    with pytest.raises(EigenRNNError, match=f"{n + 1} of its {n + 2} runs exist.*--allow-incomplete"):
+        rule.require_complete(tmp_path, "selection-dev", runs, failed)
+    assert rule.require_complete(tmp_path, "selection-dev", runs, failed, allow_incomplete=True)["found"] == n + 1
+    session["runs"] = n + 1  # the latest session of the suite counts
+    (tmp_path / "bench.json").write_text(json.dumps({"sessions": [{"suite": "selection-dev", "runs": 99}, session]}))
+    assert rule.require_complete(tmp_path, "selection-dev", runs, failed) is None
+    with pytest.raises(EigenRNNError, match="no eigenrnn bench --suite selection-instrument session"):
+        rule.require_complete(tmp_path, "selection-instrument", runs)
+    with pytest.raises(ValueError, match="suite"):
+        rule.stage_coverage(tmp_path, "dev", runs)
 
 
 def test_select_picks_the_best_mean_rank(tmp_path):
@@ -390,8 +410,19 @@ def test_smoke_selection_and_heldout_run_end_to_end(tmp_path, capsys):
     common = ["--profile", "smoke", "--out", str(out), "--workers", "2", "--families", families]
     assert main(["bench", "--suite", "selection-instrument", *common]) == 0
     assert main(["select", "instrument", str(out), "--out", str(inst)]) == 0
+    partial = ["--profile", "smoke", "--out", str(out), "--workers", "1", "--families", "xavier"]
+    assert main(["bench", "--suite", "selection-dev", *partial, "--instrument", str(inst), "--cells", "gru"]) == 0
+    bench = json.loads((out / "bench.json").read_text())
+    bench["sessions"][-1]["runs"] += 1  # as if one run of the stage were still to come
+    (out / "bench.json").write_text(json.dumps(bench))
+    assert main(["select", "choose", str(out), "--out", str(chosen), "--families", "xavier"]) == 2
+    assert "--allow-incomplete" in capsys.readouterr().err and not chosen.exists()
+    assert main(["select", "choose", str(out), "--out", str(chosen), "--families", "xavier", "--allow-incomplete"]) == 0
+    assert json.loads(chosen.read_text())["incomplete"]["planned"] == bench["sessions"][-1]["runs"]
+    chosen.unlink()
     assert main(["bench", "--suite", "selection-dev", *common, "--instrument", str(inst)]) == 0
     assert main(["select", "choose", str(out), "--out", str(chosen), "--families", families]) == 0
+    assert "incomplete" not in json.loads(chosen.read_text())
     assert main(["select", "choose", str(out), "--out", str(chosen)]) == 2  # a decision is written once
     assert "--force" in capsys.readouterr().err
     assert main(["bench", "--suite", "selection-heldout", *common, "--instrument", str(inst), "--chosen", str(chosen)]) == 0
@@ -408,6 +439,11 @@ def test_smoke_selection_and_heldout_run_end_to_end(tmp_path, capsys):
     assert main(["select", "page", "--chosen", str(chosen), "--heldout", str(cmp), "--out", str(page)]) == 2
     assert main(["select", "page", "--chosen", str(cmp), "--heldout", str(cmp), "--out", str(tmp_path / "x.md")]) == 2
     assert "--chosen" in capsys.readouterr().err and not (tmp_path / "x.md").exists()
+    assert "Incomplete" not in text
+    from eigenrnn.selection import verdict
+
+    unfinished = {**json.loads(chosen.read_text()), "incomplete": {"planned": 9, "found": 8}}
+    assert "chosen.json decided on 8 of 9 planned runs" in verdict.markdown(json.loads(cmp.read_text()), unfinished)
 
     decision = json.loads(chosen.read_text())["cells"]["gru"]
     assert set(decision["families"]) == {"xavier", "chrono", "eigen"}

@@ -34,6 +34,9 @@ def register(sub) -> None:
         step.add_argument("--out", required=True, help="the JSON file to write")
         step.add_argument("--force", action="store_true",
                           help="replace an existing --out file (default: refuse, a decision is written once)")
+        step.add_argument("--allow-incomplete", action="store_true",
+                          help="decide although the stage's sweep has not finished (default: refuse; the file "
+                          "then records how many runs it saw)")
         if name == "choose":
             step.add_argument("--families", default=None,
                               help="comma-separated families (default: all; as given to bench --families)")
@@ -90,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
     records, failed = load_runs(args.runs)
     if failed:
         print(f"select: {len(failed)} failed runs count as missing (e.g. {failed[0]})", file=sys.stderr)
+    suite = {"instrument": "selection-instrument", "choose": "selection-dev", "compare": "selection-heldout"}[args.step]
+    incomplete = rule.require_complete(args.runs, suite, records, failed, allow_incomplete=args.allow_incomplete)
     if args.step == "instrument":
         decision = rule.choose_instrument(records)
         lines = [rule.instrument_markdown(decision).rstrip("\n")]  # the table of docs/SELECTION.md
@@ -110,6 +115,10 @@ def run(args: argparse.Namespace) -> int:
         lines = [f"{key}/{row['cell']}: eigen vs {row['baseline']} ({row['role']}): {row['wins']}/{row['ties']}/"
                  f"{row['losses']}, p={row['p_value']}, Holm p={row['p_holm']}"
                  for key, t in decision["tasks"].items() for row in t["comparisons"]]
+    if incomplete is not None:
+        decision["incomplete"] = incomplete
+        print(f"select: deciding on {incomplete['found']} of {incomplete['planned']} planned {suite} runs "
+              "(--allow-incomplete); the file records it", file=sys.stderr)
     rule.write_decision(decision, args.out)
     for line in lines:
         print(line)

@@ -315,6 +315,72 @@ def select(records: Iterable[RunRecord], *, families: Sequence[str] = fam.FAMILI
             "the listed order", "runs": len(dev), "cells": out}
 
 
+#: Which runs each bench suite of the study writes: ``suite -> predicate on the suite directory``.
+STAGE_DIRS = {
+    "selection-instrument": lambda d: d.startswith("instrument-"),
+    "selection-dev": lambda d: d == "dev",
+    "selection-heldout": lambda d: d == "heldout",
+}
+
+
+def stage_coverage(root: str | Path, suite: str, records: Iterable[RunRecord],
+                   failed: Iterable[str | Path] = ()) -> dict[str, int]:
+    """How many runs of one stage the sweep at ``root`` planned and holds, ``{"planned", "found"}``.
+
+    ``planned`` is the run count of the latest ``eigenrnn bench --suite <suite>``
+    session in ``<root>/bench.json`` (its grid after any ``--families``,
+    ``--cells`` or ``--seeds`` restriction); ``found`` counts the stage's
+    finished records and failed run directories (``failed``, from
+    :func:`eigenrnn.bench.stats.load_runs`).  A decision taken while
+    ``found < planned`` ranks the missing runs last, so it is not the protocol's.
+
+    Raises:
+        EigenRNNError: when ``bench.json`` records no session of ``suite``.
+    """
+    _check_suite(suite)
+    root, in_stage = Path(root), STAGE_DIRS[suite]
+    path = root / "bench.json"
+    try:
+        sessions = json.loads(path.read_text()).get("sessions", [])
+    except FileNotFoundError:
+        sessions = []
+    except (OSError, ValueError) as exc:
+        raise EigenRNNError(f"{path} is not a readable bench.json ({exc})") from None
+    planned = [s.get("runs") for s in sessions if s.get("suite") == suite]
+    if not planned or not isinstance(planned[-1], int):
+        raise EigenRNNError(f"{path} records no eigenrnn bench --suite {suite} session, so whether the stage is "
+                            "complete cannot be told")
+    found = sum(in_stage(r.suite) for r in records)
+    found += sum(in_stage(Path(p).relative_to(root).parts[0]) for p in failed)
+    return {"planned": planned[-1], "found": found}
+
+
+def require_complete(root: str | Path, suite: str, records: Iterable[RunRecord], failed: Iterable[str | Path] = (),
+                     *, allow_incomplete: bool = False) -> dict[str, int] | None:
+    """Refuse a decision on an unfinished stage; returns ``None``, or the coverage when ``allow_incomplete``.
+
+    >>> require_complete("/nonexistent", "selection-dev", [], allow_incomplete=True)
+    Traceback (most recent call last):
+    ...
+    eigenrnn.errors.EigenRNNError: /nonexistent/bench.json records no eigenrnn bench --suite selection-dev session, so whether the stage is complete cannot be told
+    """
+    coverage = stage_coverage(root, suite, records, failed)
+    if coverage["found"] >= coverage["planned"]:
+        return None
+    if not allow_incomplete:
+        raise EigenRNNError(
+            f"{suite} is not finished in {root}: {coverage['found']} of its {coverage['planned']} runs exist, and "
+            f"a decision now would rank the {coverage['planned'] - coverage['found']} missing ones last.  Rerun "
+            f"the same eigenrnn bench --suite {suite} command (it resumes), or pass --allow-incomplete to decide "
+            "anyway (the file records it)")
+    return coverage
+
+
+def _check_suite(suite: str) -> None:
+    if suite not in STAGE_DIRS:
+        raise ValueError(bad_value("suite", suite, f"one of {', '.join(STAGE_DIRS)}"))
+
+
 def write_decision(data: Mapping[str, Any], path: str | Path) -> Path:
     """Write a decision (instrument or chosen configurations) as sorted, indented JSON, atomically."""
     from eigenrnn.io import atomic_write_text

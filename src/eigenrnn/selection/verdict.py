@@ -170,7 +170,10 @@ def markdown(heldout: Mapping[str, Any], chosen: Mapping[str, Any], figure_name:
 
     ``figure_name``: the file name of :func:`figure`'s PNG beside the page, shown under the headline.
     """
-    lines = ["## Selected configurations (chosen.json)", "",
+    lines = [f"> **Incomplete:** {name} decided on {d['incomplete']['found']} of {d['incomplete']['planned']} "
+             "planned runs (`--allow-incomplete`); this is not the protocol's result.\n"
+             for name, d in (("chosen.json", chosen), ("heldout.json", heldout)) if d.get("incomplete")]
+    lines += ["## Selected configurations (chosen.json)", "",
              "| cell | input weights | " + " | ".join(_families(chosen)) + " |",
              "| --- | --- | " + " | ".join("---" for _ in _families(chosen)) + " |"]
     for cell, entry in chosen["cells"].items():
