@@ -425,6 +425,12 @@ def test_smoke_selection_and_heldout_run_end_to_end(tmp_path, capsys):
     assert "incomplete" not in json.loads(chosen.read_text())
     assert main(["select", "choose", str(out), "--out", str(chosen)]) == 2  # a decision is written once
     assert "--force" in capsys.readouterr().err
+    dev_page = tmp_path / "dev" / "chosen.md"  # between the stages: the choice alone, no verdict, no figure
+    assert main(["select", "page", "--chosen", str(chosen), "--out", str(dev_page)]) == 0
+    dev_text = dev_page.read_text()
+    assert "## Selected configurations" in dev_text and "Not run yet" in dev_text
+    assert "## Verdict" not in dev_text and not dev_page.with_suffix(".png").exists()
+    assert f"`{json.loads(chosen.read_text())['cells']['gru']['families']['eigen']['chosen']}`" in dev_text
     assert main(["bench", "--suite", "selection-heldout", *common, "--instrument", str(inst), "--chosen", str(chosen)]) == 0
     assert main(["select", "compare", str(out), "--chosen", str(chosen), "--out", str(cmp)]) == 0
     page = tmp_path / "selection.md"

@@ -47,7 +47,9 @@ def register(sub) -> None:
             "and its headline figure (<out>.png)")
     page = steps.add_parser("page", help=text, description=text + " from the decision files alone")
     page.add_argument("--chosen", required=True, help="the file eigenrnn select choose wrote")
-    page.add_argument("--heldout", required=True, help="the file eigenrnn select compare wrote")
+    page.add_argument("--heldout", default=None,
+                      help="the file eigenrnn select compare wrote (default: none, a page of the development "
+                      "stage's choice alone, with no verdict and no figure)")
     page.add_argument("--out", required=True, help="the markdown file to write (the figure goes beside it as .png)")
     page.add_argument("--force", action="store_true", help="replace an existing --out file and its figure (default: refuse)")
     page.set_defaults(func=write_page)
@@ -62,15 +64,26 @@ def write_page(args: argparse.Namespace) -> int:
     if Path(args.out).suffix != ".md":
         raise ValueError(bad_value("--out", args.out, "a .md file name"))
     out = Path(args.out)
-    picture = out.with_suffix(".png")
+    picture = out.with_suffix(".png") if args.heldout is not None else None
+    inputs = tuple(p for p in (args.chosen, args.heldout) if p is not None)
     for path in (out, picture):
-        check_output(path, "select", mode="file", inputs=(args.chosen, args.heldout), force=args.force)
-    chosen, heldout = rule.read_decision(args.chosen, "--chosen"), rule.read_decision(args.heldout, "--heldout")
-    for argument, data, key in (("--chosen", chosen, "cells"), ("--heldout", heldout, "tasks")):
+        if path is not None:
+            check_output(path, "select", mode="file", inputs=inputs, force=args.force)
+    decisions = {"--chosen": (args.chosen, "cells"), "--heldout": (args.heldout, "tasks")}
+    read = {}
+    for argument, (path, key) in decisions.items():
+        if path is None:
+            continue
+        read[argument] = data = rule.read_decision(path, argument)
         if not isinstance(data, dict) or not isinstance(data.get(key), dict):
-            raise ValueError(bad_value(argument, getattr(args, argument[2:]), f"a decision file with {key!r}"))
-    text = verdict.markdown(heldout, chosen, figure_name=picture.name)
+            raise ValueError(bad_value(argument, path, f"a decision file with {key!r}"))
+    chosen, heldout = read["--chosen"], read.get("--heldout")
+    text = verdict.markdown(heldout, chosen, figure_name=None if picture is None else picture.name)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if heldout is None:
+        atomic_write_text(out, text)
+        print(f"no --heldout: the page shows the development stage's choice alone, no verdict; wrote {out}")
+        return 0
     save_figure(verdict.figure(heldout), picture)
     atomic_write_text(out, text)
     outcome = verdict.verdict(heldout)

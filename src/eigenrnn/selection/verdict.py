@@ -165,14 +165,18 @@ def _rate(value: float | None) -> str:
     return "—" if value is None else f"{value:.0%}"
 
 
-def markdown(heldout: Mapping[str, Any], chosen: Mapping[str, Any], figure_name: str | None = None) -> str:
+def markdown(heldout: Mapping[str, Any] | None, chosen: Mapping[str, Any], figure_name: str | None = None) -> str:
     """The selection study's results page (markdown) from ``heldout.json`` and ``chosen.json``.
 
+    ``heldout`` is ``None`` between the two stages: the page then shows the
+    development stage's choice and says that no held-out result, hence no
+    verdict, exists yet.
     ``figure_name``: the file name of :func:`figure`'s PNG beside the page, shown under the headline.
     """
+    decisions = (("chosen.json", chosen), ("heldout.json", heldout or {}))
     lines = [f"> **Incomplete:** {name} decided on {d['incomplete']['found']} of {d['incomplete']['planned']} "
              "planned runs (`--allow-incomplete`); this is not the protocol's result.\n"
-             for name, d in (("chosen.json", chosen), ("heldout.json", heldout)) if d.get("incomplete")]
+             for name, d in decisions if d.get("incomplete")]
     lines += ["## Selected configurations (chosen.json)", "",
              "| cell | input weights | " + " | ".join(_families(chosen)) + " |",
              "| --- | --- | " + " | ".join("---" for _ in _families(chosen)) + " |"]
@@ -180,6 +184,10 @@ def markdown(heldout: Mapping[str, Any], chosen: Mapping[str, Any], figure_name:
         picks = [f"`{entry['families'][f]['chosen']}`" if f in entry["families"] else "—" for f in _families(chosen)]
         lines.append(f"| {cell} | {entry['input_scheme']} | " + " | ".join(picks) + " |")
     lines += _design_ranks(chosen, "eigen")
+    if heldout is None:
+        lines += ["", "## Held-out evaluation", "", "Not run yet: these configurations were chosen on the "
+                  "development tasks alone, and no held-out result, hence no verdict, exists."]
+        return re.sub(r"\n{3,}", "\n\n", "\n".join(lines) + "\n")
     lines += ["", "## Headline: held-out task and cell (mean test metric, collapse rate, n)", "",
               "| task | cell | metric | " + " | ".join(HEADLINE) + " |", "| --- | --- | --- |" + " --- |" * 4]
     for key, table in heldout["tasks"].items():
