@@ -6,8 +6,10 @@ run directory, or a run packed into ``<results>/<suite>.records.jsonl.gz`` by
 one, or ``--out``), at ``--threads`` torch threads like a bench worker, and
 compares every epoch line of ``metrics.jsonl`` and the summary's metrics, bit
 for bit (wall times excepted).  It prints committed against rerun values, the
-hardware the suite was recorded on (``bench.json``) against this machine's,
-and exits with status 1 when anything differs.
+hardware the record was trained on (its own ``hardware.json``; for a record
+from before runs were stamped, every machine its suite's ``bench.json``
+sessions used) against this machine's, and exits with status 1 when anything
+differs.
 
 Bit-identical reruns are promised only on the same CPU type, torch version and
 thread count (docs/TRAINING.md, "Reproducibility"); on another CPU a mismatch
@@ -61,16 +63,31 @@ def bench_suite(suite_dir: str) -> str:
     return {"dev": "selection-dev", "heldout": "selection-heldout"}.get(suite_dir, suite_dir)
 
 
-def recorded_hardware(results: Path, suite: str) -> dict | None:
-    """The hardware of the last bench session of ``suite`` (a suite directory) in ``results/bench.json``, if any."""
+def recorded_hardware(results: Path, suite: str, record=None) -> list[dict]:
+    """The machine(s) a record may have been trained on; one entry when that is known.
+
+    A record packed since runs were stamped carries its own ``hardware.json``
+    (:data:`eigenrnn.bench.runner.RUN_HARDWARE`): that one.  Otherwise every
+    distinct machine of the ``bench.json`` sessions of ``suite`` (a suite
+    directory): a suite run over sittings on different CPUs does not say which
+    one trained a given run, and naming the last would be a guess.
+    """
+    own = (record.files or {}).get("hardware.json") if record is not None else None
+    if own:
+        stamp = json.loads(own)
+        return [{**stamp, "commits": [], "own": True}]
     path = results / "bench.json"
     if not path.is_file():
-        return None
-    sessions = [s for s in json.loads(path.read_text())["sessions"] if s["suite"] in (bench_suite(suite), "all")]
-    if not sessions:
-        return None
-    last = sessions[-1]
-    return {**last["hardware"], "threads": last.get("threads"), "commit": last.get("commit")}
+        return []
+    machines: dict[tuple, dict] = {}
+    for s in json.loads(path.read_text())["sessions"]:
+        if s["suite"] in (bench_suite(suite), "all"):
+            hw = s["hardware"]
+            key = (hw.get("cpu"), hw.get("cpu_capability"), hw.get("torch"), s.get("threads"))
+            seen = machines.setdefault(key, {**hw, "threads": s.get("threads"), "commits": [], "own": False})
+            if s.get("commit") and s["commit"][:7] not in seen["commits"]:
+                seen["commits"].append(s["commit"][:7])
+    return list(machines.values())
 
 
 def _threads_text(threads: int | None) -> str:
@@ -120,11 +137,15 @@ def check(results: Path, suite: str, path: str, out: Path, threads: int) -> bool
     rows = compare(committed, rerun(record.config, out / suite / path, threads))
     from eigenrnn.bench.runner import hardware
 
-    here, then = hardware(), recorded_hardware(results, suite)
+    here, machines = hardware(), recorded_hardware(results, suite, record)
     print(f"\n{suite}/{path}")
-    if then is not None:
-        print(f"  recorded on: {then.get('cpu')} ({then.get('cpu_capability', 'ISA not recorded')}), torch {then.get('torch')}, "
-              f"{_threads_text(then['threads'])}, commit {str(then.get('commit'))[:7]}")
+    for i, then in enumerate(machines):
+        label = ("recorded on:" if len(machines) == 1 else "or:" if i else "recorded on one of:").ljust(12)
+        commits = then["commits"]
+        commit = f", commit{'s' if len(commits) > 1 else ''} {', '.join(commits)}" if commits else ""
+        print(f"  {label} {then.get('cpu')} ({then.get('cpu_capability', 'ISA not recorded')}), torch {then.get('torch')}, "
+              f"{_threads_text(then.get('threads'))}{commit}"
+              + (" (the run's own hardware.json)" if then["own"] else " (bench.json sessions of the suite)"))
     print(f"  rerun on:    {here['cpu']} ({here['cpu_capability']}), torch {here['torch']}, {threads} thread(s)")
     width = max(len(r[0]) for r in rows)
     print(f"  {'field':<{width}}  {'committed':>22}  {'rerun':>22}")
@@ -133,8 +154,10 @@ def check(results: Path, suite: str, path: str, out: Path, threads: int) -> bool
     ok = all(r[3] for r in rows)
     first = next((r[0] for r in rows if not r[3]), None)
     print(f"  {'bit-identical' if ok else f'DIFFERS from {first}'}")
-    if not ok and then is not None and (then.get("cpu"), then.get("torch")) != (here["cpu"], here["torch"]):
-        print("  (recorded on another CPU or torch: bit-identity is not promised across them; see docs/TRAINING.md)")
+    elsewhere = [m for m in machines if (m.get("cpu"), m.get("torch")) != (here["cpu"], here["torch"])]
+    if not ok and elsewhere:
+        print("  (recorded on another CPU or torch" + (", perhaps," if len(elsewhere) < len(machines) else "")
+              + " and bit-identity is not promised across them; see docs/TRAINING.md)")
     return ok
 
 

@@ -18,7 +18,7 @@ from eigenrnn.io import append_jsonl, atomic_write_json, mark_output
 from eigenrnn.train import TrainConfig
 
 
-def write_run(root, path, *, value, diverged=False, config=None, tokenizer=None):
+def write_run(root, path, *, value, diverged=False, config=None, tokenizer=None, hardware=None):
     """A finished run directory as the trainer writes it (its writers, so bytes match)."""
     run = root / path
     run.mkdir(parents=True)
@@ -37,6 +37,8 @@ def write_run(root, path, *, value, diverged=False, config=None, tokenizer=None)
         "wall_time_s": 1.5, "diverged": diverged, "device": "cpu"})
     if tokenizer is not None:
         (run / "tokenizer.json").write_text(tokenizer)
+    if hardware is not None:  # the bench worker's stamp of the machine that trained the run
+        atomic_write_json(run / "hardware.json", hardware)
     return run
 
 
@@ -50,7 +52,8 @@ def sweep(tmp_path):
         for scheme, value in (("eigen", 0.9 - 0.1 * seed), ("xavier", 0.8 - 0.05 * seed)):
             mark_output(write_run(root, f"tomita/tomita3/gru/{scheme}/seed{seed}", value=value), "train")
     write_run(root, "tomita/tomita3/rnn/eigen/seed0", value=0.5, diverged=True)
-    write_run(root, "tomita/tomita3/rnn/xavier/seed0", value=0.6, tokenizer='{"model": "wordpiece"}\n')
+    write_run(root, "tomita/tomita3/rnn/xavier/seed0", value=0.6, tokenizer='{"model": "wordpiece"}\n',
+              hardware={"cpu": "Test CPU", "threads": 1})
     write_run(root, "regression/adding/gru/eigen/seed0", value=0.3)
     (write_run(root, "regression/adding/gru/xavier/seed0", value=0.2) / "best.pt").write_bytes(b"model")
     failed = root / "tomita/tomita3/lstm/eigen/seed0"

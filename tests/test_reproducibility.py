@@ -93,13 +93,28 @@ def test_check_records_reruns_a_selection_record_and_names_bad_suites(sweep, tmp
     selection = tmp_path / "selection"
     shutil.copytree(root / "tomita" / "tomita4" / "gru" / "xavier",  # eigen's summary is altered above
                     selection / "instrument-lr1x-clip1" / "tomita4" / "gru" / "xavier")
-    (selection / "bench.json").write_text(json.dumps({"sessions": [
-        {"suite": "selection-instrument", "hardware": {"cpu": "Test CPU", "torch": "0"}, "threads": 1,
-         "commit": "abc1234"}]}))
+    session = {"suite": "selection-instrument", "hardware": {"cpu": "Test CPU", "torch": "0"}, "threads": 1,
+               "commit": "abc1234"}
+    (selection / "bench.json").write_text(json.dumps({"sessions": [session]}))
     argv = ["--suite", "instrument-lr1x-clip1", "--record", "tomita4/gru/xavier/seed0", "--results", str(selection)]
+    # The bench worker stamped the run with the machine that trained it; that beats the session's.
+    stamp = selection / "instrument-lr1x-clip1" / "tomita4" / "gru" / "xavier" / "seed0" / "hardware.json"
+    here = json.loads(stamp.read_text())
+    assert here["threads"] == 1 and here["resumed_from_checkpoint"] is False
     assert CHECK["main"](argv) == 0
     printed = capsys.readouterr().out
-    assert "1 of 1 records reproduced" in printed and "recorded on: Test CPU" in printed
+    assert "1 of 1 records reproduced" in printed
+    assert f"recorded on: {here['cpu']}" in printed and "the run's own hardware.json" in printed
+    # An unstamped record of a suite run on two machines names both, never just the last session's.
+    stamp.unlink()
+    other = {**session, "hardware": {"cpu": "Other CPU", "torch": "0"}}
+    (selection / "bench.json").write_text(json.dumps({"sessions": [session, other]}))
+    assert CHECK["main"](argv) == 0
+    printed = capsys.readouterr().out
+    assert "recorded on one of: Test CPU" in printed and "or:          Other CPU" in printed
+    (selection / "bench.json").write_text(json.dumps({"sessions": [session]}))
+    assert CHECK["main"](argv) == 0
+    assert "recorded on: Test CPU" in capsys.readouterr().out
     assert CHECK["bench_suite"]("heldout") == "selection-heldout"
     with pytest.raises(SystemExit):
         CHECK["main"](["--suite", "instrument-lr9x-clip1", "--results", str(selection)])

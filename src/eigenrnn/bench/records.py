@@ -8,8 +8,9 @@ equal bytes) of JSON lines, a header line ``{"format": "eigenrnn-records",
 "version": 1, "suite": ..., "runs": n}`` and then one line per run, sorted by
 path, ``{"path", "config", "metrics", "summary", "files"}``: the parsed
 ``config.json``, every ``metrics.jsonl`` line, ``summary.json``, and the text of
-``tokenizer.json`` where there is one.  Checkpoints (``*.pt``) and
-``spectra.npz`` are not packed.
+``tokenizer.json`` and of ``hardware.json`` (the machine that finished the run,
+:data:`eigenrnn.bench.runner.RUN_HARDWARE`) where there is one.  Checkpoints
+(``*.pt``) and ``spectra.npz`` are not packed.
 
 :func:`iter_records` reads a sweep through one function, whatever mix of run
 directories and packed files it holds; ``report``, ``bench`` planning and
@@ -43,7 +44,7 @@ FORMAT = "eigenrnn-records"
 VERSION = 1
 SUFFIX = ".records.jsonl.gz"
 #: Text files of a run directory that a pack holds besides config, metrics and summary.
-EXTRA_FILES = ("tokenizer.json",)
+EXTRA_FILES = ("tokenizer.json", "hardware.json")
 #: Every file a run directory may hold for :func:`pack_sweep` to remove it (besides the trainer's output marker).
 PACKED_FILES = ("config.json", "metrics.jsonl", "summary.json", *EXTRA_FILES)
 #: Suffix of a run directory moved aside for removal (left behind only by a kill during removal).
@@ -98,7 +99,7 @@ def read_run_dir(root: str | os.PathLike, path: str) -> Record:
         metrics = tuple(json.loads(line) for line in lines if line.strip())
     except ValueError as exc:
         raise EigenRNNError(f"{run} holds a file that is not valid JSON ({exc})") from None
-    files = {name: (run / name).read_text(encoding="utf-8") for name in EXTRA_FILES if (run / name).is_file()}
+    files = {name: (run / name).read_text(encoding="utf-8") for name in sorted(EXTRA_FILES) if (run / name).is_file()}
     return Record(path=path, summary=summary, config=config, metrics=metrics, files=files, source=run)
 
 

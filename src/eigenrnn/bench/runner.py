@@ -325,11 +325,32 @@ def _run_one(config: dict, resume: bool, train_fn: Callable | None) -> tuple[str
         if not (run_dir / "summary.json").exists():
             raise EigenRNNError(f"train() returned without writing {run_dir / 'summary.json'}")
     except TrainingDiverged:
+        _stamp_hardware(run_dir, resume)
         return "diverged", None
     except Exception as exc:
         atomic_write_text(run_dir / "error.txt", traceback.format_exc())
         return "failed", f"{type(exc).__name__}: {exc}"
+    _stamp_hardware(run_dir, resume)
     return "finished", None
+
+
+#: The file in a finished bench run directory naming the machine that finished it (:func:`hardware`).
+RUN_HARDWARE = "hardware.json"
+
+
+def _stamp_hardware(run_dir: Path, resumed: bool) -> None:
+    """Write :data:`RUN_HARDWARE` into a run directory that holds a summary.
+
+    A sweep's sittings may run on different CPUs, whose float results differ in
+    the last bits, and ``bench.json`` only says which machines a whole session
+    used; so each run says its own (``resumed``: it went on from a checkpoint,
+    perhaps written on another machine).
+    """
+    import torch
+
+    if (run_dir / "summary.json").exists():
+        stamp = {**hardware(), "threads": torch.get_num_threads(), "resumed_from_checkpoint": bool(resumed)}
+        atomic_write_text(run_dir / RUN_HARDWARE, json.dumps(stamp, indent=1, sort_keys=True) + "\n")
 
 
 def hardware() -> dict:
