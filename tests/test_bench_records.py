@@ -197,3 +197,13 @@ def test_pack_cli_packs_and_extracts(sweep, tmp_path, capsys):
     assert json.loads((target / "summary.json").read_text())["test_metric"] == pytest.approx(0.8)
     assert main(["pack", str(sweep), "--out", str(tmp_path / "z")]) == 2
     assert "--out: got" in capsys.readouterr().err
+
+
+def test_pack_cli_reports_kept_run_directories_once_per_reason(sweep, capsys):
+    (sweep / "regression/adding/gru/eigen/seed0/best.pt").write_bytes(b"model")
+    assert main(["pack", str(sweep), "--suite", "regression"]) == 0
+    out = capsys.readouterr()
+    assert "pack: regression: 2 runs in" in out.out and "0 directories removed" in out.out
+    kept = [line for line in out.err.splitlines() if line.startswith("pack: kept")]
+    assert kept == ["pack: kept 2 run directories (e.g. regression/adding/gru/eigen/seed0): holds best.pt, which "
+                    "the pack does not keep; packed all the same"]

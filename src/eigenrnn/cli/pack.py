@@ -44,8 +44,12 @@ def run(args) -> int:
     for result in records.pack_sweep(args.sweep, tuple(args.suite) if args.suite else None):
         print(f"pack: {result.suite}: {result.packed} runs in {result.file} ({len(result.added)} read from run "
               f"directories, {len(result.removed)} directories removed)")
+        by_reason: dict[str, list[str]] = {}
         for path, why in result.kept.items():
-            print(f"pack: kept {path}: {why}", file=sys.stderr)
+            by_reason.setdefault(why, []).append(path)
+        for why, paths in by_reason.items():  # one line per reason: a sweep can keep thousands of checkpointed runs
+            which = paths[0] if len(paths) == 1 else f"{len(paths)} run directories (e.g. {paths[0]})"
+            print(f"pack: kept {which}: {why}; packed all the same", file=sys.stderr)
         if result.unfinished:
             print(f"pack: {result.suite}: {len(result.unfinished)} unfinished run directories not packed, "
                   f"e.g. {result.unfinished[0]}", file=sys.stderr)
