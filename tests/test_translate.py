@@ -125,6 +125,15 @@ def test_stdin_and_positional_sentences(run_dir, capsys, monkeypatch):
     assert _cli(capsys, ["translate", str(run_dir / "best.pt"), "--", "-ein Hund.", "ein Mann."])[1].splitlines() == expected
 
 
+def test_options_may_sit_between_the_run_and_the_sentences(run_dir, capsys):
+    expected = translate(run_dir, ["ein Mann.", "ein Hund."], beam=1)
+    for argv in (["translate", str(run_dir), "--beam", "1", "ein Mann.", "ein Hund."],
+                 ["translate", str(run_dir), "ein Mann.", "--beam", "1", "ein Hund."],
+                 ["translate", "--beam", "1", str(run_dir), "ein Mann.", "ein Hund."]):
+        assert _cli(capsys, argv) == (0, "\n".join(expected) + "\n", ""), argv
+    assert _cli(capsys, ["translate", str(run_dir), "--beam", "0", "ein Mann."])[0] == 2
+
+
 def test_truncation_warning_names_the_line(run_dir, tmp_path, capsys):
     path = tmp_path / "in.txt"
     path.write_text("ein Hund.\n" + " ".join(["ein Hund"] * 10) + "\n", encoding="utf-8")

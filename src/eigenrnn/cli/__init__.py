@@ -68,12 +68,29 @@ def build_parser() -> argparse.ArgumentParser:
     for command in sub.choices.values():  # one formatter for every command's --help
         raw = issubclass(command.formatter_class, argparse.RawDescriptionHelpFormatter)
         command.formatter_class = RawDescriptionHelpFormatter if raw else HelpFormatter
+    parser.commands = sub.choices  # name -> command parser, for parse()
     return parser
+
+
+def parse(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse a command line; a command that lists its positionals with ``nargs="*"`` takes options anywhere.
+
+    Plain ``parse_args`` stops filling ``translate RUN`` sentences at the first
+    option, so ``translate RUN --beam 5 "Ein Mann."`` would be refused.  Such a
+    command's parser carries ``intermixed = True`` and is parsed on its own with
+    ``parse_intermixed_args`` (which cannot run through the subparsers action).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    position = next((i for i, word in enumerate(argv) if not word.startswith("-")), None)
+    command = getattr(parser, "commands", {}).get(argv[position]) if position is not None else None
+    if position == 0 and command is not None and getattr(command, "intermixed", False):
+        return command.parse_intermixed_args(argv[1:], argparse.Namespace(command=argv[0]))
+    return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
     try:
         status = args.func(args)
     except KeyboardInterrupt:

@@ -29,7 +29,7 @@ def register(sub) -> None:
             "Translate sentences with a Multi30k run (a checkpoint file, or a run directory: its best.pt). "
             "Give the sentences as arguments, or one per line with --input FILE (or - for stdin); "
             "one translated line is printed per sentence, in order. "
-            "Options go before the run or after the sentences (not between them). "
+            "Options may go anywhere after the command, between the sentences too. "
             "Put `--` before argument sentences that start with '-'; a sentence that is exactly `--` "
             "can only come through --input, where every line is plain data."
         ),
@@ -45,6 +45,7 @@ def register(sub) -> None:
     p.add_argument("--max-len", type=int, default=None, help="at most this many output tokens (default: 2 x source length + 10)")
     add_threads_option(p)
     p.set_defaults(func=run)
+    p.intermixed = True  # options between the run and the sentences (eigenrnn.cli.parse)
 
 
 def translate(checkpoint, sentences: list[str], beam: int | None = None, max_len: int | None = None) -> list[str]:
