@@ -4,13 +4,16 @@ For each stage (instrument, dev, held-out) and each task entry and cell it
 counts the planned runs (``eigenrnn.selection.suites.grid``), subtracts those
 already finished in the sweep (run directories or packed records), and
 multiplies what is left by the mean ``wall_time_s`` of that task entry and cell
-over the instrument's finished runs (the three textbook baselines at six lr x
-clip settings: the only timings measured on every task at its study budget).
-A Tomita run stops when it has learned, so a family that learns faster than
-the baselines takes less; the figure is an estimate, not a bound.
+over the stage's own finished runs, or, before the stage has any, over the
+instrument's (the three textbook baselines at six lr x clip settings: the only
+timings measured on every task at its study budget).  A Tomita run stops when
+it has learned, so a family that learns faster than the baselines takes less;
+the figure is an estimate, not a bound.
 
-The held-out stage is planned with every family choosing a non-textbook
-configuration, its largest possible grid (2 configurations per family + PyTorch's default).
+The held-out stage is planned from the sweep's ``chosen.json`` once
+``eigenrnn select choose`` has written it; before that, with every family
+choosing a non-textbook configuration, its largest possible grid
+(2 configurations per family + PyTorch's default).
 
     .venv/bin/python benchmarks/selection_budget.py                 # results/selection
     .venv/bin/python benchmarks/selection_budget.py --workers 2 --results results/selection
@@ -19,6 +22,7 @@ configuration, its largest possible grid (2 configurations per family + PyTorch'
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 from collections import defaultdict
@@ -54,12 +58,14 @@ def estimate(results: Path, profile: str = "cpu") -> list[dict]:
     for record in iter_records(results):
         done.add(record.path)
         suite, key, cell = record.path.split("/")[:3]
-        if suite.startswith("instrument-") and record.summary.get("wall_time_s") is not None:
-            times[(key, cell)].append(float(record.summary["wall_time_s"]))
+        if record.summary.get("wall_time_s") is not None:
+            stage = "instrument" if suite.startswith("instrument-") else suite
+            times[(stage, key, cell)].append(float(record.summary["wall_time_s"]))
+    chosen_file = results / "chosen.json"
+    chosen = json.loads(chosen_file.read_text()) if chosen_file.is_file() else _largest_chosen()
     stages = {"instrument": grid("selection-instrument", profile),
               "dev": grid("selection-dev", profile, instrument=_instrument(profile)),
-              "heldout": grid("selection-heldout", profile, instrument=_instrument(profile),
-                              chosen=_largest_chosen())}
+              "heldout": grid("selection-heldout", profile, instrument=_instrument(profile), chosen=chosen)}
     rows = []
     for stage, specs in stages.items():
         counts = defaultdict(lambda: [0, 0])
@@ -69,7 +75,8 @@ def estimate(results: Path, profile: str = "cpu") -> list[dict]:
             # Dev and held-out paths depend on nothing but the configuration name, so they match the sweep's.
             entry[1] += spec.path in done
         for (key, cell), (planned, finished) in counts.items():
-            per_run = statistics.mean(times[(key, cell)]) if times[(key, cell)] else None
+            measured = times[(stage, key, cell)] or times[("instrument", key, cell)]
+            per_run = statistics.mean(measured) if measured else None
             rows.append({"stage": stage, "task": key, "cell": cell, "planned": planned, "done": finished,
                          "seconds_per_run": per_run,
                          "seconds_left": None if per_run is None else per_run * (planned - finished)})

@@ -495,3 +495,22 @@ def test_selection_budget_counts_what_is_left_at_the_measured_times(tmp_path):
     dev = rows[("dev", "tomita3", "gru")]
     assert (dev["planned"], dev["done"], dev["seconds_left"]) == (8 * 7 * 3, 0, 8 * 7 * 3 * 20.0)
     assert rows[("dev", "mnist14-sub", "rnn")]["seconds_left"] is None  # never timed
+    # Once the stage has its own runs, their times count instead of the instrument's.
+    run = tmp_path / "dev" / "tomita3" / "gru" / "xavier" / "seed0"
+    run.mkdir(parents=True)
+    append_jsonl(run / "metrics.jsonl", {"val_metric": 0.9})
+    atomic_write_json(run / "summary.json", {"wall_time_s": 5.0})
+    dev = {(r["stage"], r["task"], r["cell"]): r for r in budget["estimate"](tmp_path)}[("dev", "tomita3", "gru")]
+    assert (dev["done"], dev["seconds_per_run"]) == (1, 5.0)
+    # The held-out grid follows chosen.json once it exists (here: every family at its textbook setting).
+    from eigenrnn.selection import families as fam
+    from eigenrnn.selection.suites import CELLS, grid
+
+    largest = rows[("heldout", "tomita6", "gru")]["planned"]
+    chosen = {"cells": {c: {"input_scheme": "xavier", "families": {f: {"chosen": fam.textbook(f)}
+                                                                   for f in fam.families_for(c)}} for c in CELLS}}
+    atomic_write_json(tmp_path / "chosen.json", chosen)
+    planned = {(r["stage"], r["task"], r["cell"]): r for r in budget["estimate"](tmp_path)}[("heldout", "tomita6", "gru")]
+    expected = [s for s in grid("selection-heldout", "cpu", instrument=budget["_instrument"]("cpu"), chosen=chosen)
+                if s.task == "tomita6" and s.cell == "gru"]
+    assert planned["planned"] == len(expected) < largest
