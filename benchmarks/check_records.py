@@ -32,6 +32,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from eigenrnn.bench.records import HARDWARE_FILE
+from eigenrnn.selection.suites import bench_suite
+
 REPO = Path(__file__).resolve().parents[1]
 SUITES = ("tomita", "regression", "mnist", "multi30k")
 # One record per suite: the cheapest Tomita and regression ones, and the two the issue found drifting.
@@ -52,27 +55,16 @@ def _same(a, b) -> bool:
     return a == b
 
 
-def bench_suite(suite_dir: str) -> str:
-    """The ``bench --suite`` name that writes the suite directory ``suite_dir``.
-
-    >>> bench_suite("instrument-lr0.5x-clip1"), bench_suite("dev"), bench_suite("tomita")
-    ('selection-instrument', 'selection-dev', 'tomita')
-    """
-    if suite_dir.startswith("instrument-"):
-        return "selection-instrument"
-    return {"dev": "selection-dev", "heldout": "selection-heldout"}.get(suite_dir, suite_dir)
-
-
 def recorded_hardware(results: Path, suite: str, record=None) -> list[dict]:
     """The machine(s) a record may have been trained on; one entry when that is known.
 
     A record packed since runs were stamped carries its own ``hardware.json``
-    (:data:`eigenrnn.bench.runner.RUN_HARDWARE`): that one.  Otherwise every
+    (:data:`eigenrnn.bench.records.HARDWARE_FILE`): that one.  Otherwise every
     distinct machine of the ``bench.json`` sessions of ``suite`` (a suite
     directory): a suite run over sittings on different CPUs does not say which
     one trained a given run, and naming the last would be a guess.
     """
-    own = (record.files or {}).get("hardware.json") if record is not None else None
+    own = (record.files or {}).get(HARDWARE_FILE) if record is not None else None
     if own:
         stamp = json.loads(own)
         return [{**stamp, "commits": [], "own": True}]

@@ -9,7 +9,7 @@ equal bytes) of JSON lines, a header line ``{"format": "eigenrnn-records",
 path, ``{"path", "config", "metrics", "summary", "files"}``: the parsed
 ``config.json``, every ``metrics.jsonl`` line, ``summary.json``, and the text of
 ``tokenizer.json`` and of ``hardware.json`` (the machine that finished the run,
-:data:`eigenrnn.bench.runner.RUN_HARDWARE`) where there is one.  Checkpoints
+:data:`HARDWARE_FILE`) where there is one.  Checkpoints
 (``*.pt``) and ``spectra.npz`` are not packed.
 
 :func:`iter_records` reads a sweep through one function, whatever mix of run
@@ -43,8 +43,10 @@ from eigenrnn.io import OUTPUT_MARKER, atomic_path, check_output, directory_lock
 FORMAT = "eigenrnn-records"
 VERSION = 1
 SUFFIX = ".records.jsonl.gz"
+#: The file in a finished bench run directory naming the machine that trained it (written by the bench worker).
+HARDWARE_FILE = "hardware.json"
 #: Text files of a run directory that a pack holds besides config, metrics and summary.
-EXTRA_FILES = ("tokenizer.json", "hardware.json")
+EXTRA_FILES = ("tokenizer.json", HARDWARE_FILE)
 #: Every file a run directory may hold for :func:`pack_sweep` to remove it (besides the trainer's output marker).
 PACKED_FILES = ("config.json", "metrics.jsonl", "summary.json", *EXTRA_FILES)
 #: Suffix of a run directory moved aside for removal (left behind only by a kill during removal).

@@ -334,12 +334,8 @@ def _run_one(config: dict, resume: bool, train_fn: Callable | None) -> tuple[str
     return "finished", None
 
 
-#: The file in a finished bench run directory naming the machine that finished it (:func:`hardware`).
-RUN_HARDWARE = "hardware.json"
-
-
 def _stamp_hardware(run_dir: Path, resumed: bool) -> None:
-    """Write :data:`RUN_HARDWARE` into a run directory that holds a summary.
+    """Write :data:`eigenrnn.bench.records.HARDWARE_FILE` (:func:`hardware`) into a run directory that holds a summary.
 
     A sweep's sittings may run on different CPUs, whose float results differ in
     the last bits, and ``bench.json`` only says which machines a whole session
@@ -348,9 +344,11 @@ def _stamp_hardware(run_dir: Path, resumed: bool) -> None:
     """
     import torch
 
+    from eigenrnn.bench.records import HARDWARE_FILE
+
     if (run_dir / "summary.json").exists():
         stamp = {**hardware(), "threads": torch.get_num_threads(), "resumed_from_checkpoint": bool(resumed)}
-        atomic_write_text(run_dir / RUN_HARDWARE, json.dumps(stamp, indent=1, sort_keys=True) + "\n")
+        atomic_write_text(run_dir / HARDWARE_FILE, json.dumps(stamp, indent=1, sort_keys=True) + "\n")
 
 
 def hardware() -> dict:

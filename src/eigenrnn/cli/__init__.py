@@ -81,9 +81,8 @@ def parse(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> arg
     ``parse_intermixed_args`` (which cannot run through the subparsers action).
     """
     argv = list(sys.argv[1:] if argv is None else argv)
-    position = next((i for i, word in enumerate(argv) if not word.startswith("-")), None)
-    command = getattr(parser, "commands", {}).get(argv[position]) if position is not None else None
-    if position == 0 and command is not None and getattr(command, "intermixed", False):
+    command = parser.commands.get(argv[0]) if argv else None
+    if getattr(command, "intermixed", False):
         return command.parse_intermixed_args(argv[1:], argparse.Namespace(command=argv[0]))
     return parser.parse_args(argv)
 

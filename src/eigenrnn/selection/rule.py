@@ -25,6 +25,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from eigenrnn.bench.stats import RunRecord
 from eigenrnn.errors import EigenRNNError, bad_value
 from eigenrnn.selection import families as fam
+from eigenrnn.selection.suites import STAGE_SUITES, bench_suite
 
 #: ``task name -> (chance, margin)`` of the validation metric, in the metric's units:
 #: accuracy at chance for balanced classes, MSE of the best constant predictor
@@ -315,14 +316,6 @@ def select(records: Iterable[RunRecord], *, families: Sequence[str] = fam.FAMILI
             "the listed order", "runs": len(dev), "cells": out}
 
 
-#: Which runs each bench suite of the study writes: ``suite -> predicate on the suite directory``.
-STAGE_DIRS = {
-    "selection-instrument": lambda d: d.startswith("instrument-"),
-    "selection-dev": lambda d: d == "dev",
-    "selection-heldout": lambda d: d == "heldout",
-}
-
-
 def stage_coverage(root: str | Path, suite: str, records: Iterable[RunRecord],
                    failed: Iterable[str | Path] = ()) -> dict[str, int]:
     """How many runs of one stage the sweep at ``root`` planned and holds, ``{"planned", "found"}``.
@@ -338,7 +331,7 @@ def stage_coverage(root: str | Path, suite: str, records: Iterable[RunRecord],
         EigenRNNError: when ``bench.json`` records no session of ``suite``.
     """
     _check_suite(suite)
-    root, in_stage = Path(root), STAGE_DIRS[suite]
+    root = Path(root)
     path = root / "bench.json"
     try:
         sessions = json.loads(path.read_text()).get("sessions", [])
@@ -350,8 +343,8 @@ def stage_coverage(root: str | Path, suite: str, records: Iterable[RunRecord],
     if not planned or not isinstance(planned[-1], int):
         raise EigenRNNError(f"{path} records no eigenrnn bench --suite {suite} session, so whether the stage is "
                             "complete cannot be told")
-    found = sum(in_stage(r.suite) for r in records)
-    found += sum(in_stage(Path(p).relative_to(root).parts[0]) for p in failed)
+    found = sum(bench_suite(r.suite) == suite for r in records)
+    found += sum(bench_suite(Path(p).relative_to(root).parts[0]) == suite for p in failed)
     return {"planned": planned[-1], "found": found}
 
 
@@ -377,8 +370,8 @@ def require_complete(root: str | Path, suite: str, records: Iterable[RunRecord],
 
 
 def _check_suite(suite: str) -> None:
-    if suite not in STAGE_DIRS:
-        raise ValueError(bad_value("suite", suite, f"one of {', '.join(STAGE_DIRS)}"))
+    if suite not in STAGE_SUITES:
+        raise ValueError(bad_value("suite", suite, f"one of {', '.join(STAGE_SUITES)}"))
 
 
 def write_decision(data: Mapping[str, Any], path: str | Path) -> Path:

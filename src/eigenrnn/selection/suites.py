@@ -106,6 +106,21 @@ INSTRUMENT = {
 NOT_SWEPT = ("multi30k",)
 
 
+#: The bench suites of the study, in stage order.
+STAGE_SUITES = ("selection-instrument", "selection-dev", "selection-heldout")
+
+
+def bench_suite(suite_dir: str) -> str:
+    """The ``bench --suite`` name that writes the suite directory ``suite_dir`` (other suites' names pass through).
+
+    >>> bench_suite("instrument-lr0.5x-clip1"), bench_suite("dev"), bench_suite("tomita")
+    ('selection-instrument', 'selection-dev', 'tomita')
+    """
+    if suite_dir.startswith("instrument-"):
+        return "selection-instrument"
+    return {"dev": "selection-dev", "heldout": "selection-heldout"}.get(suite_dir, suite_dir)
+
+
 def instrument_dir(lr_factor: float, clip: float | None) -> str:
     """The suite directory of one instrument setting, e.g. ``instrument-lr0.5x-clip1``."""
     return f"instrument-lr{lr_factor:g}x-clip{'none' if clip is None else f'{clip:g}'}"
