@@ -134,6 +134,14 @@ def test_options_may_sit_between_the_run_and_the_sentences(run_dir, capsys):
     assert _cli(capsys, ["translate", str(run_dir), "--beam", "0", "ein Mann."])[0] == 2
 
 
+def test_a_missing_run_is_the_only_argument_named(capsys):
+    # --input can stand for the sentences, so the usage error must not ask for them.
+    with pytest.raises(SystemExit) as stop:
+        main(["translate", "--beam", "1"])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.strip().endswith("the following arguments are required: checkpoint")
+
+
 def test_truncation_warning_names_the_line(run_dir, tmp_path, capsys):
     path = tmp_path / "in.txt"
     path.write_text("ein Hund.\n" + " ".join(["ein Hund"] * 10) + "\n", encoding="utf-8")

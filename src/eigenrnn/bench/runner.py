@@ -324,14 +324,14 @@ def _run_one(config: dict, resume: bool, train_fn: Callable | None) -> tuple[str
         train_fn(TrainConfig.from_dict(config), resume=resume, progress=False)
         if not (run_dir / "summary.json").exists():
             raise EigenRNNError(f"train() returned without writing {run_dir / 'summary.json'}")
+        status = "finished"
     except TrainingDiverged:
-        _stamp_hardware(run_dir, resume)
-        return "diverged", None
+        status = "diverged"
     except Exception as exc:
         atomic_write_text(run_dir / "error.txt", traceback.format_exc())
         return "failed", f"{type(exc).__name__}: {exc}"
     _stamp_hardware(run_dir, resume)
-    return "finished", None
+    return status, None
 
 
 def _stamp_hardware(run_dir: Path, resumed: bool) -> None:

@@ -35,7 +35,8 @@ def register(sub) -> None:
         ),
     )
     p.add_argument("checkpoint", help="checkpoint.pt / best.pt, or a run directory")
-    p.add_argument("sentences", nargs="*", help="German sentence(s), unless --input is given")
+    # A default keeps argparse from listing the sentences as required: --input may stand for them.
+    p.add_argument("sentences", nargs="*", default=[], help="German sentence(s), unless --input is given")
     p.add_argument("--input", metavar="FILE|-", default=None,
                    help="read sentences from this UTF-8 file, one per line (- reads stdin); "
                         "the whole input is checked before any output (default: none, sentences are arguments)")
