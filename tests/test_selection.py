@@ -433,6 +433,10 @@ def test_smoke_selection_and_heldout_run_end_to_end(tmp_path, capsys):
     assert f"`{json.loads(chosen.read_text())['cells']['gru']['families']['eigen']['chosen']}`" in dev_text
     assert main(["bench", "--suite", "selection-heldout", *common, "--instrument", str(inst), "--chosen", str(chosen)]) == 0
     assert main(["select", "compare", str(out), "--chosen", str(chosen), "--out", str(cmp)]) == 0
+    tomita6 = json.loads(cmp.read_text())["tasks"]["tomita6"]["configs"]["gru"]
+    for name, summary in tomita6.items():  # the figure's seed dots are the records' own test metrics
+        summaries = [json.loads(p.read_text()) for p in (out / "heldout" / "tomita6" / "gru" / name).glob("seed*/summary.json")]
+        assert sorted(summary["by_seed"].values()) == sorted(x["test_metric"] for x in summaries) and summaries
     page = tmp_path / "selection.md"
     assert main(["select", "page", "--chosen", str(chosen), "--heldout", str(cmp), "--out", str(page)]) == 0
     assert "verdict: " in capsys.readouterr().out

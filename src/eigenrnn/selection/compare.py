@@ -45,10 +45,11 @@ def compare_heldout(records: Iterable[RunRecord], chosen: Mapping[str, Any]) -> 
             by_config = roles(chosen, cell)
             summary = {}
             for name, what in by_config.items():
-                rs = [r for r in mine if r.init == name]
+                rs = sorted((r for r in mine if r.init == name), key=lambda r: r.seed)
                 values = [r.value("test_metric") for r in rs if r.value("test_metric") is not None]
                 s = stats.summarize(values)
                 summary[name] = {"roles": what, "mean": s.mean, "std": s.std, "n": s.n, "runs": len(rs),
+                                 "by_seed": {str(r.seed): r.value("test_metric") for r in rs},
                                  "collapse_rate": (sum(rule.run_collapsed(r) for r in rs) / len(rs)) if rs else None}
             table["configs"][cell] = summary
             table["headline"][cell] = _headline(summary, runs[0].higher_is_better)

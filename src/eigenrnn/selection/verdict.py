@@ -197,7 +197,7 @@ def markdown(heldout: Mapping[str, Any] | None, chosen: Mapping[str, Any], figur
             direction = "↑" if table["higher_is_better"] else "↓"
             lines.append(f"| {key} | {cell} | {table['metric']} {direction} | " + " | ".join(cols) + " |")
     if figure_name is not None:
-        lines += ["", f"![headline: mean ± std over seeds per held-out task and cell]({figure_name})"]
+        lines += ["", f"![headline: mean (large marker) and each seed (dots) per held-out task and cell]({figure_name})"]
     lines += ["", "## Selected eigen against every baseline (test metric, paired over seeds)", "",
               "| task | cell | baseline | role | eigen mean | baseline mean | W/T/L | p | Holm p | collapse (eigen / baseline) |",
               "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
@@ -239,7 +239,12 @@ def markdown(heldout: Mapping[str, Any] | None, chosen: Mapping[str, Any], figur
 
 
 def figure(heldout: Mapping[str, Any]) -> Any:
-    """The headline as a figure: one panel per held-out task, the four headline columns per cell, mean ± std over seeds."""
+    """The headline as a figure: one panel per held-out task, the four headline columns per cell.
+
+    Each column shows its mean (large marker) and every seed (small dots):
+    with 6-10 seeds of a bounded metric, mean ± std would draw bars past 1.0
+    accuracy and hide a lone collapsed seed.
+    """
     from eigenrnn.analysis.plots import new_figure
 
     keys = list(heldout["tasks"])
@@ -250,16 +255,21 @@ def figure(heldout: Mapping[str, Any]) -> Any:
         ax = fig.add_subplot(1, len(keys), i + 1)
         cells = list(table["headline"])
         for j, column in enumerate(HEADLINE):
-            xs, ys, errs = [], [], []
+            color = f"C{j}"
+            xs, ys = [], []
             for k, cell in enumerate(cells):
                 head = table["headline"][cell].get(column)
                 if head is None:
                     continue
-                xs.append(k + (j - 1.5) * 0.15)
+                x = k + (j - 1.5) * 0.18
+                xs.append(x)
                 ys.append(head["mean"])
-                std = table["configs"][cell][head["config"]]["std"]
-                errs.append(0.0 if std is None or math.isnan(std) else std)
-            ax.errorbar(xs, ys, yerr=errs, fmt=markers[j], capsize=2, label=column if i == 0 else None)
+                seeds = [v for v in table["configs"][cell][head["config"]]["by_seed"].values() if v is not None]
+                ax.scatter([x + 0.05] * len(seeds), seeds, s=6, color=color, alpha=0.45, linewidths=0)
+            ax.scatter(xs, ys, marker=markers[j], color=color, s=28, label=column if i == 0 else None)
+        if not table["higher_is_better"] and all(c.get_offsets()[:, 1].min() > 0 for c in ax.collections
+                                                   if len(c.get_offsets())):
+            ax.set_yscale("log")  # errors (MSE) of seeds that learned and of ones that did not differ by decades
         ax.set_xticks(range(len(cells)), cells)
         ax.set_title(f"{key} ({table['metric']}, {'higher' if table['higher_is_better'] else 'lower'} is better)",
                      fontsize=8)
