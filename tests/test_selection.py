@@ -283,7 +283,7 @@ def _heldout(cells: dict[tuple[str, str], dict]) -> dict:
         w, t, l, p = c["pair"]
         table["comparisons"].append({"cell": cell, "eigen": "eigen:horizon", "baseline": "orthogonal:g1.25",
                                      "role": "selected:orthogonal", "n_pairs": w + t + l, "wins": w, "ties": t,
-                                     "losses": l, "p_value": p, "p_holm": p})
+                                     "losses": l, "p_value": p, "p_holm": p, "p_holm_cell": p})
     return {"tasks": tasks}
 
 
@@ -309,6 +309,14 @@ def test_verdict_on_hand_made_heldout_numbers():
     sig = dict(tie, pair=(3, 0, 7, 0.01))
     strict = verdict.verdict(_heldout({("t6", "gru"): win, ("t6", "rnn"): sig}))
     assert strict["significant_losses"] == [("t6", "rnn", "orthogonal:g1.25")] and not strict["becomes_default"]
+    # Holm over one cell only (reported, not the rule): a loss significant there alone blocks only that reading
+    cell_only = _heldout({("t6", "gru"): win, ("t6", "rnn"): tie})
+    cell_only["tasks"]["t6"]["comparisons"].append(
+        {"cell": "rnn", "eigen": "eigen:horizon", "baseline": "xavier:g0.5", "role": "selected:xavier", "n_pairs": 10,
+         "wins": 3, "ties": 0, "losses": 7, "p_value": 0.004, "p_holm": 0.2, "p_holm_cell": 0.03})
+    split = verdict.verdict(cell_only)
+    assert split["becomes_default"] and split["significant_losses"] == []
+    assert split["significant_losses_cell"] == [("t6", "rnn", "xavier:g0.5")] and not split["becomes_default_cell"]
     # too few wins: ties everywhere do not make a default
     assert "at least 1 needed" in verdict.verdict(_heldout({("t6", "gru"): tie}))["reasons"][0]
     # lower is better on regression: the sign of the gap follows the metric
@@ -433,7 +441,12 @@ def test_smoke_selection_and_heldout_run_end_to_end(tmp_path, capsys):
     assert f"`{json.loads(chosen.read_text())['cells']['gru']['families']['eigen']['chosen']}`" in dev_text
     assert main(["bench", "--suite", "selection-heldout", *common, "--instrument", str(inst), "--chosen", str(chosen)]) == 0
     assert main(["select", "compare", str(out), "--chosen", str(chosen), "--out", str(cmp)]) == 0
-    tomita6 = json.loads(cmp.read_text())["tasks"]["tomita6"]["configs"]["gru"]
+    table = json.loads(cmp.read_text())["tasks"]["tomita6"]
+    for cell in table["configs"]:  # Holm over one cell's comparisons, beside the rule's over the whole table
+        rows = [c for c in table["comparisons"] if c["cell"] == cell]
+        assert [c["p_holm_cell"] for c in rows] == rule.holm([c["p_value"] for c in rows])
+    assert all(c["p_holm"] is None or c["p_holm_cell"] <= c["p_holm"] for c in table["comparisons"])
+    tomita6 = table["configs"]["gru"]
     for name, summary in tomita6.items():  # the figure's seed dots are the records' own test metrics
         summaries = [json.loads(p.read_text()) for p in (out / "heldout" / "tomita6" / "gru" / name).glob("seed*/summary.json")]
         assert sorted(summary["by_seed"].values()) == sorted(x["test_metric"] for x in summaries) and summaries

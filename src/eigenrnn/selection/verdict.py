@@ -50,7 +50,9 @@ def cell_outcomes(heldout: Mapping[str, Any]) -> list[dict[str, Any]]:
     that baseline **and** has the best mean of the four headline columns,
     ``"loss"`` when it loses more seeds than it wins, else ``"tie"``
     (``"not run"`` without both).  ``significant_losses`` lists every
-    baseline of the cell that beat eigen with Holm-adjusted p < :data:`ALPHA`.
+    baseline of the cell that beat eigen with Holm-adjusted p < :data:`ALPHA`;
+    ``significant_losses_cell`` the same under Holm over the cell alone
+    (``p_holm_cell``), which is reported and decides nothing.
     """
     rows = []
     for key, table in heldout["tasks"].items():
@@ -62,8 +64,9 @@ def cell_outcomes(heldout: Mapping[str, Any]) -> list[dict[str, Any]]:
                                    "wins": None, "ties": None, "losses": None, "difference": None,
                                    "significant_losses": []}
             mine = [c for c in table["comparisons"] if c["cell"] == cell]
-            row["significant_losses"] = [c["baseline"] for c in mine if c["losses"] > c["wins"]
-                                         and c.get("p_holm") is not None and c["p_holm"] < ALPHA]
+            for field, p in (("significant_losses", "p_holm"), ("significant_losses_cell", "p_holm_cell")):
+                row[field] = [c["baseline"] for c in mine if c["losses"] > c["wins"]
+                              and c.get(p) is not None and c[p] < ALPHA]
             pair = next((c for c in mine if best is not None and c["baseline"] == best["config"]), None)
             if eigen is not None and best is not None and pair is not None:
                 means = [h["mean"] for h in head.values() if h is not None and h is not eigen]
@@ -84,24 +87,26 @@ def verdict(heldout: Mapping[str, Any]) -> dict[str, Any]:
     """Whether the selected eigen design becomes the default (docs/SELECTION.md, section 4).
 
     Returns ``{"becomes_default", "reasons", "cells", "wins", "ties", "losses",
-    "not_run", "significant_losses", "closest"}``; ``closest`` is the cell
+    "not_run", "significant_losses", "significant_losses_cell", "becomes_default_cell",
+    "closest"}``; the ``_cell`` entries apply the rule with Holm over each cell
+    alone (reported, not the rule); ``closest`` is the cell
     where eigen's mean came nearest to (or beat) the best selected baseline,
     relative to that baseline's mean.
     """
     rows = cell_outcomes(heldout)
     count = {o: sum(r["outcome"] == o for r in rows) for o in ("win", "tie", "loss", "not run")}
     significant = [(r["task"], r["cell"], b) for r in rows for b in r["significant_losses"]]
+    significant_cell = [(r["task"], r["cell"], b) for r in rows for b in r["significant_losses_cell"]]
     judged = len(rows) - count["not run"]
     needed = math.ceil(judged / 3)
-    reasons = []
+    blockers = []  # every reason but significance, which is judged under two Holm families below
     if count["not run"]:
-        reasons.append(f"{count['not run']} cell(s) without both eigen and a selected baseline")
+        blockers.append(f"{count['not run']} cell(s) without both eigen and a selected baseline")
     if count["loss"]:
-        reasons.append(f"eigen loses {count['loss']} of {judged} cells to the best selected baseline")
-    if significant:
-        reasons.append(f"{len(significant)} comparison(s) lost at Holm p < {ALPHA:g}")
+        blockers.append(f"eigen loses {count['loss']} of {judged} cells to the best selected baseline")
     if count["win"] < needed:
-        reasons.append(f"eigen wins {count['win']} of {judged} cells; at least {needed} needed")
+        blockers.append(f"eigen wins {count['win']} of {judged} cells; at least {needed} needed")
+    reasons = blockers + ([f"{len(significant)} comparison(s) lost at Holm p < {ALPHA:g}"] if significant else [])
     signed = []
     for r in rows:
         if r["difference"] is not None:
@@ -111,7 +116,8 @@ def verdict(heldout: Mapping[str, Any]) -> dict[str, Any]:
     closest = max(signed, key=lambda item: item[0], default=(None, None))
     return {"becomes_default": not reasons and judged > 0, "reasons": reasons, "cells": rows,
             "wins": count["win"], "ties": count["tie"], "losses": count["loss"], "not_run": count["not run"],
-            "significant_losses": significant,
+            "significant_losses": significant, "significant_losses_cell": significant_cell,
+            "becomes_default_cell": not blockers and not significant_cell and judged > 0,
             "closest": None if closest[1] is None else {"task": closest[1]["task"], "cell": closest[1]["cell"],
                                                          "relative_gap": closest[0]}}
 
@@ -199,15 +205,16 @@ def markdown(heldout: Mapping[str, Any] | None, chosen: Mapping[str, Any], figur
     if figure_name is not None:
         lines += ["", f"![headline: mean (large marker) and each seed (dots) per held-out task and cell]({figure_name})"]
     lines += ["", "## Selected eigen against every baseline (test metric, paired over seeds)", "",
-              "| task | cell | baseline | role | eigen mean | baseline mean | W/T/L | p | Holm p | collapse (eigen / baseline) |",
-              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+              "| task | cell | baseline | role | eigen mean | baseline mean | W/T/L | p | Holm p | Holm p (cell) "
+              "| collapse (eigen / baseline) |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for key, table in heldout["tasks"].items():
         for c in table["comparisons"]:
             summary = table["configs"][c["cell"]]
             e, b = summary[c["eigen"]], summary[c["baseline"]]
             lines.append(f"| {key} | {c['cell']} | `{c['baseline']}` | {c['role']} | {_fmt(e['mean'])} ± {_fmt(e['std'], 2)} "
                          f"| {_fmt(b['mean'])} ± {_fmt(b['std'], 2)} | {c['wins']}/{c['ties']}/{c['losses']} "
-                         f"| {_fmt(c['p_value'], 2)} | {_fmt(c['p_holm'], 2)} "
+                         f"| {_fmt(c['p_value'], 2)} | {_fmt(c['p_holm'], 2)} | {_fmt(c.get('p_holm_cell'), 2)} "
                          f"| {_rate(e['collapse_rate'])} / {_rate(b['collapse_rate'])} |")
     v = verdict(heldout)
     lines += ["", "## Verdict (docs/SELECTION.md, section 4)", "",
@@ -219,6 +226,9 @@ def markdown(heldout: Mapping[str, Any] | None, chosen: Mapping[str, Any], figur
     else:
         lines.append("**No eigen design beat the selected baselines by the rule; the default stays.** "
                      "Why: " + "; ".join(v["reasons"]) + ".")
+    changes = "would change it" if v["becomes_default_cell"] != v["becomes_default"] else "gives the same verdict"
+    lines.append(f"Holm over one cell's comparisons instead of the whole task table (reported, not the rule): "
+                 f"{len(v['significant_losses_cell'])} comparison(s) lost at p < {ALPHA:g}, which {changes}.")
     if v["closest"] is not None:
         c = v["closest"]
         lines.append(f"Closest: {c['task']} / {c['cell']} (eigen's mean {c['relative_gap']:+.1%} relative to the "
