@@ -49,10 +49,10 @@ def compare_heldout(records: Iterable[RunRecord], chosen: Mapping[str, Any]) -> 
             summary = {}
             for name, what in by_config.items():
                 rs = sorted((r for r in mine if r.init == name), key=lambda r: r.seed)
-                values = [r.value("test_metric") for r in rs if r.value("test_metric") is not None]
-                s = stats.summarize(values)
+                by_seed = {str(r.seed): r.value("test_metric") for r in rs}
+                s = stats.summarize([v for v in by_seed.values() if v is not None])
                 summary[name] = {"roles": what, "mean": s.mean, "std": s.std, "n": s.n, "runs": len(rs),
-                                 "by_seed": {str(r.seed): r.value("test_metric") for r in rs},
+                                 "by_seed": by_seed,
                                  "collapse_rate": (sum(rule.run_collapsed(r) for r in rs) / len(rs)) if rs else None}
             table["configs"][cell] = summary
             table["headline"][cell] = _headline(summary, runs[0].higher_is_better)
