@@ -60,20 +60,20 @@ def compare_heldout(records: Iterable[RunRecord], chosen: Mapping[str, Any]) -> 
                 if any("selected:eigen" in w for w in by_config.values()) else None
             if eigen is None:
                 continue
+            rows = []
             for name, what in by_config.items():
                 if name == eigen:
                     continue
                 pairs = _pairs(mine, eigen, name)
                 c = stats.paired_compare(pairs, higher_is_better=runs[0].higher_is_better)
-                table["comparisons"].append({"cell": cell, "eigen": eigen, "baseline": name, "role": ",".join(what),
-                                             "n_pairs": c.n_pairs, "wins": c.wins, "ties": c.ties,
-                                             "losses": c.losses, "p_value": c.p_value})
-        for row, p in zip(table["comparisons"], rule.holm([row["p_value"] for row in table["comparisons"]])):
-            row["p_holm"] = p
-        for cell in table["configs"]:
-            rows = [row for row in table["comparisons"] if row["cell"] == cell]
+                rows.append({"cell": cell, "eigen": eigen, "baseline": name, "role": ",".join(what),
+                             "n_pairs": c.n_pairs, "wins": c.wins, "ties": c.ties,
+                             "losses": c.losses, "p_value": c.p_value})
             for row, p in zip(rows, rule.holm([row["p_value"] for row in rows])):
                 row["p_holm_cell"] = p
+            table["comparisons"].extend(rows)
+        for row, p in zip(table["comparisons"], rule.holm([row["p_value"] for row in table["comparisons"]])):
+            row["p_holm"] = p
         tasks[key] = table
     return {"protocol": "docs/SELECTION.md", "metric": "test_metric", "tie_rtol": stats.TIE_RTOL,
             "correction": "Holm across the comparisons of one task's table",

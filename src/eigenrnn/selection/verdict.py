@@ -61,8 +61,7 @@ def cell_outcomes(heldout: Mapping[str, Any]) -> list[dict[str, Any]]:
             eigen, best = head.get("eigen selected"), head.get("best selected baseline")
             row: dict[str, Any] = {"task": key, "cell": cell, "eigen": eigen and eigen["config"],
                                    "baseline": best and best["config"], "outcome": "not run",
-                                   "wins": None, "ties": None, "losses": None, "difference": None,
-                                   "significant_losses": []}
+                                   "wins": None, "ties": None, "losses": None, "difference": None}
             mine = [c for c in table["comparisons"] if c["cell"] == cell]
             for field, p in (("significant_losses", "p_holm"), ("significant_losses_cell", "p_holm_cell")):
                 row[field] = [c["baseline"] for c in mine if c["losses"] > c["wins"]
