@@ -531,3 +531,63 @@ def test_selection_budget_counts_what_is_left_at_the_measured_times(tmp_path):
     expected = [s for s in grid("selection-heldout", "cpu", instrument=budget["_instrument"]("cpu"), chosen=chosen)
                 if s.task == "tomita6" and s.cell == "gru"]
     assert planned["planned"] == len(expected) < largest
+
+
+def _posthoc_heldout() -> dict:
+    """Two hand-made held-out tasks: Tomita 6 (higher is better) and adding-200 (lower is better), RNN only."""
+    def config(*values):
+        return {"mean": sum(values) / len(values), "by_seed": {str(s): v for s, v in enumerate(values)}}
+
+    def comparison(role, wins, ties, losses):
+        return {"cell": "rnn", "eigen": "eigen:tau4T{input_scheme=kaiming}", "baseline": "x", "role": role,
+                "wins": wins, "ties": ties, "losses": losses}
+
+    return {"tasks": {
+        "tomita6": {"higher_is_better": True,
+                    "configs": {"rnn": {"eigen:tau4T{input_scheme=kaiming}": config(0.9, 0.7),
+                                        "eigen": config(0.8, 0.8), "kaiming": config(0.95, 0.95)}},
+                    "comparisons": [comparison("selected:kaiming,textbook:kaiming", 0, 0, 2),
+                                    comparison("textbook:eigen", 1, 0, 1)]},
+        "adding200": {"higher_is_better": False,
+                      "configs": {"rnn": {"eigen:tau4T{input_scheme=kaiming}": config(0.2, 0.2),
+                                          "irnn": config(0.1, 0.3), "xavier": config(0.5, 0.5)}},
+                      "comparisons": [comparison("selected:kaiming", 1, 1, 0)]}}}
+
+
+def test_posthoc_tallies_on_hand_made_numbers():
+    from eigenrnn.selection import posthoc
+
+    counts = posthoc.tally(_posthoc_heldout())
+    # a configuration with two roles counts for both; "all" sums the cells of a task type
+    assert counts[("Tomita grammars", "selected:kaiming", "rnn")] == {"wins": 0, "ties": 0, "losses": 2}
+    assert counts[("Tomita grammars", "textbook:kaiming", "all")] == {"wins": 0, "ties": 0, "losses": 2}
+    assert counts[("regression", "selected:kaiming", "all")] == {"wins": 1, "ties": 1, "losses": 0}
+    assert ("regression", "textbook:eigen", "all") not in counts
+    best = posthoc.best_by_input_level(_posthoc_heldout())
+    # Kaiming's own inputs are Kaiming's; eigen's default inputs are Xavier's; lower is better on adding-200
+    assert best[("tomita6", "rnn")] == {"kaiming": ("kaiming", 0.95), "xavier": ("eigen", 0.8)}
+    assert best[("adding200", "rnn")]["xavier"] == ("irnn", pytest.approx(0.2))
+    pairs = posthoc.against_all(_posthoc_heldout(), "tomita6", "rnn", "eigen")
+    assert (pairs["kaiming"].wins, pairs["kaiming"].losses) == (0, 2)
+    assert (pairs["eigen:tau4T{input_scheme=kaiming}"].wins, pairs["eigen:tau4T{input_scheme=kaiming}"].losses) == (1, 1)
+    assert set(pairs) == {"kaiming", "eigen:tau4T{input_scheme=kaiming}"}
+
+
+@pytest.mark.parametrize("against, named", [(("tomita9", "rnn", "eigen"), "task: got 'tomita9'"),
+                                            (("tomita6", "lstm", "eigen"), "cell: got 'lstm'"),
+                                            (("tomita6", "rnn", "orthogonal"), "config: got 'orthogonal'")])
+def test_posthoc_names_the_bad_argument(tmp_path, capsys, against, named):
+    from eigenrnn.selection import posthoc
+
+    path = tmp_path / "heldout.json"
+    path.write_text(json.dumps(_posthoc_heldout()))
+    assert posthoc.main([str(path), "--against", *against]) == 2
+    out, err = capsys.readouterr()
+    assert named in err and out == ""  # nothing printed before the names are checked
+    assert posthoc.main([str(path), "--against", "adding200", "rnn", "eigen:tau4T{input_scheme=kaiming}"]) == 0
+    table = capsys.readouterr().out.split("against every configuration")[1]
+    assert table.index("`irnn`") < table.index("`xavier`")  # best first: lower is better on adding-200
+    chosen = tmp_path / "chosen.json"
+    chosen.write_text(json.dumps({"cells": {}}))
+    assert posthoc.main([str(chosen)]) == 2 and "heldout: got" in capsys.readouterr().err
+    assert posthoc.main([str(tmp_path / "missing.json")]) == 2 and "not found" in capsys.readouterr().err

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from eigenrnn.bench.profiles import RunSpec
+from eigenrnn.bench.records import HARDWARE_FILE
 from eigenrnn.errors import EigenRNNError, check_int
 from eigenrnn.io import atomic_write_text
 
@@ -335,7 +336,7 @@ def _run_one(config: dict, resume: bool, train_fn: Callable | None) -> tuple[str
 
 
 def _stamp_hardware(run_dir: Path, resumed: bool) -> None:
-    """Write :data:`eigenrnn.bench.records.HARDWARE_FILE` (:func:`hardware`) into a run directory that holds a summary.
+    """Write :data:`~eigenrnn.bench.records.HARDWARE_FILE` (:func:`hardware`) into a run directory that holds a summary.
 
     A sweep's sittings may run on different CPUs, whose float results differ in
     the last bits, and ``bench.json`` only says which machines a whole session
@@ -343,8 +344,6 @@ def _stamp_hardware(run_dir: Path, resumed: bool) -> None:
     perhaps written on another machine).
     """
     import torch
-
-    from eigenrnn.bench.records import HARDWARE_FILE
 
     if (run_dir / "summary.json").exists():
         stamp = {**hardware(), "threads": torch.get_num_threads(), "resumed_from_checkpoint": bool(resumed)}

@@ -56,8 +56,7 @@ def compare_heldout(records: Iterable[RunRecord], chosen: Mapping[str, Any]) -> 
                                  "collapse_rate": (sum(rule.run_collapsed(r) for r in rs) / len(rs)) if rs else None}
             table["configs"][cell] = summary
             table["headline"][cell] = _headline(summary, runs[0].higher_is_better)
-            eigen = next(n for n, what in by_config.items() if "selected:eigen" in what) \
-                if any("selected:eigen" in w for w in by_config.values()) else None
+            eigen = next((n for n, what in by_config.items() if "selected:eigen" in what), None)
             if eigen is None:
                 continue
             rows = []

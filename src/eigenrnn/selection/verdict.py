@@ -263,6 +263,7 @@ def figure(heldout: Mapping[str, Any]) -> Any:
         table = heldout["tasks"][key]
         ax = fig.add_subplot(1, len(keys), i + 1)
         cells = list(table["headline"])
+        plotted: list[float] = []
         for j, column in enumerate(HEADLINE):
             color = f"C{j}"
             xs, ys = [], []
@@ -275,9 +276,9 @@ def figure(heldout: Mapping[str, Any]) -> Any:
                 ys.append(head["mean"])
                 seeds = [v for v in table["configs"][cell][head["config"]]["by_seed"].values() if v is not None]
                 ax.scatter([x + 0.05] * len(seeds), seeds, s=6, color=color, alpha=0.45, linewidths=0)
+                plotted += seeds
             ax.scatter(xs, ys, marker=markers[j], color=color, s=28, label=column if i == 0 else None)
-        if not table["higher_is_better"] and all(c.get_offsets()[:, 1].min() > 0 for c in ax.collections
-                                                   if len(c.get_offsets())):
+        if not table["higher_is_better"] and plotted and min(plotted) > 0:
             ax.set_yscale("log")  # errors (MSE) of seeds that learned and of ones that did not differ by decades
         ax.set_xticks(range(len(cells)), cells)
         ax.set_title(f"{key} ({table['metric']}, {'higher' if table['higher_is_better'] else 'lower'} is better)",
